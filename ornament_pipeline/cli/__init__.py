@@ -1,0 +1,40 @@
+"""The `ornaments` command. Each part of the project adds its own sub-commands here."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from ornament_pipeline.cli import db
+from ornament_pipeline.cli.dev import dev
+from ornament_pipeline.config import ConfigError
+from ornament_pipeline.integrations.cli import scrape
+from ornament_pipeline.replica.cli import app as replica_app
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app.add_typer(db.app, name="db")
+app.add_typer(replica_app, name="replica")
+app.command("scrape")(scrape)
+app.command("dev")(dev)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        app(standalone_mode=False)
+    except ConfigError as exc:
+        typer.secho(f"config error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(2)
+    except typer.Abort:
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

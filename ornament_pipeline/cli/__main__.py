@@ -1,0 +1,3 @@
+from ornament_pipeline.cli import main
+
+main()

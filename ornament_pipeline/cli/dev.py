@@ -1,0 +1,99 @@
+"""`ornaments dev`: the whole project on one machine (Postgres, replica, Dagster webserver and daemon)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import typer
+
+from ornament_pipeline.config import Settings, get_settings
+from ornament_pipeline.db.engine import database_url
+from ornament_pipeline.db.migrations import ensure_database, migrate
+from ornament_pipeline.vendors import VENDOR_KEYS, base_url_env_var
+
+REPO = Path(__file__).resolve().parents[2]
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def replica_ports(settings: Settings) -> list[int] | None:
+    """The replica's ports when every enabled vendor points at this machine, else None (live sites)."""
+    urls = [urlparse(settings.vendor(v).base_url) for v in VENDOR_KEYS if v in settings.enabled_vendors]
+    if len(urls) != len(VENDOR_KEYS) or any(u.hostname not in LOCAL_HOSTS for u in urls):
+        return None
+    return [u.port or 80 for u in urls]
+
+
+def dagster_pg_url(warehouse_url: str) -> str:
+    """Dagster's own storage: a `dagster` database on the warehouse's server."""
+    prefix, sep, query = warehouse_url.partition("?")
+    return f"{prefix.rsplit('/', 1)[0]}/dagster{sep}{query}"
+
+
+def dagster_home() -> Path:
+    home = Path(os.environ.get("DAGSTER_HOME", REPO / ".ornaments" / "dagster_home")).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def dev(
+    port: int = typer.Option(3000, help="Port of the Dagster web UI."),
+    host: str = typer.Option("127.0.0.1", help="Address the web UI listens on."),
+    replica_size: str = typer.Option("small", help="Catalogue size when the replica is started: small or full."),
+) -> None:
+    """Start Postgres (embedded unless DATABASE_URL is set), the replica (unless live sites are configured),
+    and the Dagster webserver and daemon on Postgres storage. Stops everything on Ctrl-C."""
+    settings = get_settings()
+    warehouse = database_url(settings)
+    migrate(warehouse)
+    pg_url = dagster_pg_url(warehouse)
+    ensure_database(pg_url)
+    env = {**os.environ, "DATABASE_URL": warehouse, "DAGSTER_PG_URL": pg_url, "DAGSTER_HOME": str(dagster_home()),
+           "CONFIG_PATH": settings.source, "SE_OFFLINE": "true"}
+    children: list[subprocess.Popen[bytes]] = []
+    bin_dir = Path(sys.executable).parent
+    ports = replica_ports(settings)
+    if ports:
+        if any(_port_open("127.0.0.1", p) for p in ports):
+            typer.echo(f"replica: ports {ports} already answer; using what runs there")
+        else:
+            children.append(subprocess.Popen(
+                [str(bin_dir / "ornaments"), "replica", "serve", "--size", replica_size,
+                 "--ports", ",".join(map(str, ports))], env=env))
+    for vendor in settings.enabled_vendors:
+        env[base_url_env_var(vendor)] = settings.vendor(vendor).base_url
+    workspace = ["-w", str(REPO / "workspace.yaml")]
+    children.append(subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", *workspace], env=env, cwd=REPO))
+    children.append(subprocess.Popen(
+        [str(bin_dir / "dagster-webserver"), "-h", host, "-p", str(port), *workspace], env=env, cwd=REPO))
+    typer.echo(f"Dagster UI: http://{host}:{port}  (Ctrl-C stops everything)")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the children too
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(1)
+        typer.echo("a component exited; stopping the rest", err=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in children:
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()

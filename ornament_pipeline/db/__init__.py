@@ -1,0 +1,1 @@
+"""The warehouse: connections, the embedded fallback server, schema migrations."""

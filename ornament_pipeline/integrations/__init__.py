@@ -1,0 +1,1 @@
+"""Scrapers for the three vendor sites: fetch (browser), parse (HTML), normalise."""

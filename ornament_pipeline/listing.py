@@ -1,0 +1,39 @@
+"""One vendor listing: the unit every part of the flow passes along."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+Availability = Literal["available", "unavailable", "preorder"]
+AVAILABILITIES: tuple[str, ...] = ("available", "unavailable", "preorder")
+
+# The order of fields in JSON output (`ornaments scrape`, `ornaments replica truth`).
+JSON_FIELDS = (
+    "vendor", "vendor_id", "sku", "item_number", "condition", "name", "price",
+    "availability", "brand", "release_year", "link",
+)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A listing as a vendor shows it, normalised. Identity is (vendor, vendor_id)."""
+
+    vendor: str
+    vendor_id: str
+    name: str
+    link: str
+    availability: Availability
+    price: Decimal | None = None
+    sku: str | None = None
+    item_number: str | None = None
+    condition: str | None = None
+    brand: str | None = None
+    release_year: int | None = None
+    price_note: str | None = None  # why price is None, e.g. "Sold Out"
+
+    def to_json_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["price"] = None if self.price is None else str(self.price)
+        return {key: data[key] for key in JSON_FIELDS}

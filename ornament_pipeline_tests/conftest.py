@@ -1,0 +1,52 @@
+"""Shared fixtures: real Postgres (a fresh database per test that asks) and real Redis."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg2
+import pytest
+import redis
+from sqlalchemy.engine import make_url
+
+ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _admin_connection() -> psycopg2.extensions.connection:
+    conn = psycopg2.connect(ADMIN_URL)
+    conn.autocommit = True
+    return conn
+
+
+def drop_database(name: str) -> None:
+    conn = _admin_connection()
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+@pytest.fixture
+def new_db_url() -> Iterator[str]:
+    """The URL of a database that does not exist yet (dropped afterwards)."""
+    name = f"ornaments_test_{uuid.uuid4().hex[:10]}"
+    yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    drop_database(name)
+
+
+@pytest.fixture
+def migrated_db_url(new_db_url: str) -> str:
+    from ornament_pipeline.db.migrations import migrate
+
+    migrate(new_db_url)
+    return new_db_url
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
