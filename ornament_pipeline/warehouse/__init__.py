@@ -1,0 +1,1 @@
+"""Set-based writes to the warehouse: one module per table family."""

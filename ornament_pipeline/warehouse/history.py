@@ -1,0 +1,114 @@
+"""`price_history` and `change_events`: SCD type 2 snapshots of `products`, check strategy.
+
+Like a dbt snapshot of `products` with `strategy='check'` and `hard_deletes='new_record'`: a product whose
+tracked fields differ (`IS DISTINCT FROM`) from its current version, or whose listed/delisted state flipped,
+gets its current version closed at the observation time and a new one opened, and one change event is written
+in the same transaction (the auditor's outbox; a trigger NOTIFYs listeners on commit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+
+from ornament_pipeline.config import TRACKABLE_FIELDS
+from ornament_pipeline.warehouse.locks import lock_partition
+
+_SNAPSHOT_SOURCE = """
+CREATE TEMP TABLE snapshot_changes ON COMMIT DROP AS
+SELECT p.id AS product_id, p.price, p.availability, p.name, p.sku, p.condition, p.item_number, p.link,
+       p.delisted_at IS NOT NULL AS is_delisted,
+       COALESCE(p.delisted_at, p.last_synced_at) AS observed_at,
+       h.id AS current_id, h.valid_from AS current_from, h.is_delisted AS current_delisted,
+       {current_columns}
+FROM products p
+LEFT JOIN price_history h ON h.product_id = p.id AND h.valid_to IS NULL
+WHERE {scope}"""
+
+_KEEP_CHANGES_ONLY = """
+DELETE FROM snapshot_changes
+WHERE current_id IS NOT NULL
+  AND (observed_at <= current_from  -- nothing newer than the current version was observed
+       OR (is_delisted = current_delisted AND NOT ({any_tracked_change})))"""
+
+_CLOSE_CURRENT = """
+UPDATE price_history h SET valid_to = s.observed_at
+FROM snapshot_changes s WHERE h.id = s.current_id"""
+
+_OPEN_NEW_WITH_EVENTS = """
+WITH opened AS (
+    INSERT INTO price_history (product_id, price, availability, name, sku, condition, item_number, link,
+                               is_delisted, valid_from)
+    SELECT product_id, price, availability, name, sku, condition, item_number, link, is_delisted, observed_at
+    FROM snapshot_changes
+    RETURNING id, product_id
+)
+INSERT INTO change_events (product_id, history_id, kind, changed_fields, old_values, new_values, occurred_at)
+SELECT s.product_id, o.id,
+       CASE WHEN s.current_id IS NULL THEN 'new'
+            WHEN s.is_delisted AND NOT s.current_delisted THEN 'delisted'
+            WHEN s.current_delisted AND NOT s.is_delisted THEN 'relisted'
+            ELSE 'changed' END,
+       CASE WHEN s.current_id IS NULL THEN '{{}}'::text[] ELSE array_remove(ARRAY[{changed_fields}], NULL) END,
+       CASE WHEN s.current_id IS NULL THEN NULL ELSE jsonb_build_object({old_values}) END,
+       jsonb_build_object({new_values}),
+       s.observed_at
+FROM opened o JOIN snapshot_changes s ON s.product_id = o.product_id
+RETURNING kind"""
+
+
+@dataclass(frozen=True)
+class HistorySnapshot:
+    new: int
+    changed: int
+    delisted: int
+    relisted: int
+
+    @property
+    def versions(self) -> int:
+        return self.new + self.changed + self.delisted + self.relisted
+
+
+def _sql_parts(tracked: Sequence[str]) -> dict[str, str]:
+    # Field names are identifiers from a fixed whitelist, never user text, so they may be spliced in.
+    unknown = set(tracked) - set(TRACKABLE_FIELDS)
+    if unknown or not tracked:
+        raise ValueError(f"tracked fields must be a non-empty subset of {TRACKABLE_FIELDS}, got {tracked}")
+    return {
+        "current_columns": ", ".join(f"h.{f} AS current_{f}" for f in TRACKABLE_FIELDS),
+        "any_tracked_change": " OR ".join(f"{f} IS DISTINCT FROM current_{f}" for f in tracked),
+        "changed_fields": ", ".join(
+            f"CASE WHEN s.{f} IS DISTINCT FROM s.current_{f} THEN '{f}' END" for f in tracked
+        ),
+        "old_values": ", ".join(
+            [f"'{f}', s.current_{f}" for f in TRACKABLE_FIELDS] + ["'is_delisted', s.current_delisted"]
+        ),
+        "new_values": ", ".join([f"'{f}', s.{f}" for f in TRACKABLE_FIELDS] + ["'is_delisted', s.is_delisted"]),
+    }
+
+
+def snapshot(
+    conn: Connection,
+    tracked: Sequence[str],
+    vendor: str,
+    year: int | None = None,
+    product_ids: Sequence[int] | None = None,
+) -> HistorySnapshot:
+    """Record new versions for one partition (vendor + year) or for given products of one vendor.
+
+    Runs inside the caller's transaction and holds the partition lock, so it commits with its events.
+    """
+    lock_partition(conn, vendor, year)
+    parts = _sql_parts(tracked)
+    if product_ids is not None:
+        scope, params = "p.vendor = :vendor AND p.id = ANY(:ids)", {"vendor": vendor, "ids": list(product_ids)}
+    else:
+        scope, params = "p.vendor = :vendor AND p.partition_year = :year", {"vendor": vendor, "year": year}
+    conn.execute(text(_SNAPSHOT_SOURCE.format(scope=scope, **parts)), params)
+    conn.execute(text(_KEEP_CHANGES_ONLY.format(**parts)))
+    conn.execute(text(_CLOSE_CURRENT))
+    kinds = list(conn.execute(text(_OPEN_NEW_WITH_EVENTS.format(**parts))).scalars())
+    conn.execute(text("DROP TABLE snapshot_changes"))
+    return HistorySnapshot(*(kinds.count(k) for k in ("new", "changed", "delisted", "relisted")))
