@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import IntegrityError
 
 from ornament_pipeline.db.engine import sqlalchemy_url
 from ornament_pipeline.listing import Listing
@@ -144,7 +145,7 @@ def test_failed_merge_leaves_nothing_behind(engine: Engine) -> None:
     sync(engine, day0(), T0)
     before = products_state(engine)
     bad = day0() + [listing(99, availability="in stock")]  # violates the availability constraint
-    with pytest.raises(Exception), engine.begin() as conn:
+    with pytest.raises(IntegrityError), engine.begin() as conn:
         merge_partition(conn, VENDOR, 2020, [replace(i, price=Decimal("1.00")) for i in bad], T0 + timedelta(1), True)
     assert products_state(engine) == before
 
