@@ -2,4 +2,22 @@
 
 import dagster as dg
 
-defs = dg.Definitions()
+from ornament_pipeline.config import get_settings
+from ornament_pipeline.pipeline import assets, checks, jobs, sensors
+from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
+from ornament_pipeline.pipeline.schedules import build_schedules
+
+_settings = SettingsResource()
+
+defs = dg.Definitions(
+    assets=[assets.vendor_listings, assets.products, assets.price_history, assets.cross_vendor_offers],
+    asset_checks=[checks.one_current_version_per_listing, checks.prices_are_positive],
+    jobs=[jobs.sync_vendor_year, jobs.sync_by_id, jobs.sync_by_query],
+    schedules=build_schedules(get_settings()),
+    sensors=[sensors.new_year_links, sensors.retry_failed_partitions],
+    resources={
+        "settings": _settings,
+        "warehouse": WarehouseResource(settings=_settings),
+        "scraper": ScraperResource(settings=_settings),
+    },
+)

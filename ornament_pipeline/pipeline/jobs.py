@@ -1,0 +1,97 @@
+"""Jobs: the vendor-year sync, and the old integrator's syncs by product id and by query."""
+
+
+from datetime import UTC, datetime
+
+import dagster as dg
+from sqlalchemy import text
+
+from ornament_pipeline.pipeline.assets import price_history, products, vendor_listings
+from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
+from ornament_pipeline.warehouse.history import snapshot
+from ornament_pipeline.warehouse.products import merge_partition
+
+sync_vendor_year = dg.define_asset_job(
+    "sync_vendor_year",
+    selection=dg.AssetSelection.assets(vendor_listings, products, price_history),
+    description="Scrape one vendor-year and merge it into products and the price history.",
+)
+
+
+class ByIdConfig(dg.Config):
+    product_ids: list[int]
+
+
+class ByQueryConfig(dg.Config):
+    text: str = ""
+    vendor: str | None = None
+    year: int | None = None
+    limit: int = 500
+
+
+_SELECT = "SELECT id, vendor, partition_year, link FROM products"
+
+
+def _resync(context: dg.OpExecutionContext, rows: list, scraper: ScraperResource, warehouse: WarehouseResource,
+            settings: SettingsResource) -> dict[str, int]:
+    """Re-read each product page and merge it; failures are reported after the rest is stored."""
+    tracked = settings.get().history.tracked_fields
+    engine, failures, stored = warehouse.engine(), [], 0
+    groups: dict[tuple[str, int | None], list] = {}
+    for row in rows:
+        groups.setdefault((row.vendor, row.partition_year), []).append(row)
+    for (vendor, year), group in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1] or 0)):
+        observed_at, listings = datetime.now(UTC), []
+        with scraper.integration(vendor) as integration:
+            for row in group:
+                try:
+                    listings.append(integration.get_ornament_by_url(row.link))
+                except Exception as exc:  # noqa: BLE001 - reported below, the rest still stored
+                    failures.append(f"{vendor} {row.link}: {exc}")
+        with engine.begin() as conn:
+            merge_partition(conn, vendor, year, listings, observed_at, complete=False,
+                            detail_read={item.vendor_id for item in listings})
+            snapshot(conn, tracked, vendor, year, product_ids=[row.id for row in group])
+        stored += len(listings)
+        context.log.info("%s %s: re-read %d of %d product pages", vendor, year, len(listings), len(group))
+    if failures:
+        raise dg.Failure(f"{len(failures)} product page(s) failed", metadata={
+            "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in failures[:50])), "stored": stored})
+    return {"requested": len(rows), "stored": stored}
+
+
+@dg.op(description="Re-read the given products from their product pages.")
+def resync_by_id(context: dg.OpExecutionContext, config: ByIdConfig, scraper: ScraperResource,
+                 warehouse: WarehouseResource, settings: SettingsResource) -> dict[str, int]:
+    with warehouse.engine().connect() as conn:
+        rows = conn.execute(text(f"{_SELECT} WHERE id = ANY(:ids) ORDER BY id"),
+                            {"ids": config.product_ids}).all()
+    missing = sorted(set(config.product_ids) - {row.id for row in rows})
+    if missing:
+        raise dg.Failure(f"unknown product id(s): {missing}")
+    return _resync(context, rows, scraper, warehouse, settings)
+
+
+@dg.op(description="Re-read the products whose name or SKU contains the text, optionally of one vendor/year.")
+def resync_by_query(context: dg.OpExecutionContext, config: ByQueryConfig, scraper: ScraperResource,
+                    warehouse: WarehouseResource, settings: SettingsResource) -> dict[str, int]:
+    pattern = "%" + config.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    with warehouse.engine().connect() as conn:
+        rows = conn.execute(text(
+            f"{_SELECT} WHERE (name ILIKE :pattern OR sku ILIKE :pattern)"
+            " AND (CAST(:vendor AS text) IS NULL OR vendor = :vendor)"
+            " AND (CAST(:year AS int) IS NULL OR partition_year = :year)"
+            " AND delisted_at IS NULL ORDER BY id LIMIT :limit"),
+            {"pattern": pattern, "vendor": config.vendor, "year": config.year, "limit": config.limit}).all()
+    context.log.info("query matched %d product(s)", len(rows))
+    return _resync(context, rows, scraper, warehouse, settings)
+
+
+@dg.job(description="Sync by id: re-read given products from their product pages (config: product_ids).")
+def sync_by_id() -> None:
+    resync_by_id()
+
+
+@dg.job(description="Sync by query: re-read products matching a text, vendor and year filter.")
+def sync_by_query() -> None:
+    resync_by_query()
