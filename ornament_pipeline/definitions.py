@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ornament_pipeline.auditor.definitions import defs as auditor_defs
 from ornament_pipeline.config import get_settings
 from ornament_pipeline.pipeline import assets, checks, jobs, sensors
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
@@ -9,7 +10,7 @@ from ornament_pipeline.pipeline.schedules import build_schedules
 
 _settings = SettingsResource()
 
-defs = dg.Definitions(
+core = dg.Definitions(
     assets=[assets.vendor_listings, assets.products, assets.price_history, assets.cross_vendor_offers],
     asset_checks=[checks.one_current_version_per_listing, checks.prices_are_positive],
     jobs=[jobs.sync_vendor_year, jobs.sync_by_id, jobs.sync_by_query],
@@ -21,3 +22,5 @@ defs = dg.Definitions(
         "scraper": ScraperResource(settings=_settings),
     },
 )
+
+defs = dg.Definitions.merge(core, auditor_defs)

@@ -7,17 +7,22 @@ import sys
 
 import typer
 
+from ornament_pipeline.auditor.cli import app as watch_app
 from ornament_pipeline.cli import db
 from ornament_pipeline.cli.dev import dev
 from ornament_pipeline.config import ConfigError
 from ornament_pipeline.integrations.cli import scrape
 from ornament_pipeline.replica.cli import app as replica_app
+from ornament_pipeline.server.cli import api_keys_app, serve
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.add_typer(db.app, name="db")
 app.add_typer(replica_app, name="replica")
 app.command("scrape")(scrape)
 app.command("dev")(dev)
+app.add_typer(watch_app, name="watch")
+app.add_typer(api_keys_app, name="api-keys")
+app.command("serve")(serve)
 
 
 def main() -> None:

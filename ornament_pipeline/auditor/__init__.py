@@ -1,0 +1,1 @@
+"""The auditor: the change stream read by cursor, watches, alerts and their delivery."""

@@ -1,0 +1,109 @@
+"""Start syncs on a running Dagster deployment through its GraphQL API (the CLI and the HTTP API use this)."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ornament_pipeline.pipeline.partitions import YEARS, partition_key
+from ornament_pipeline.vendors import VENDOR_KEYS
+
+SYNC_ASSETS = ("vendor_listings", "products", "price_history")
+LOCATION = "ornament_pipeline"
+
+_LAUNCH_BACKFILL = """
+mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on InvalidStepError { invalidStepKey }
+    ... on InvalidOutputError { invalidOutputName }
+    ... on UnauthorizedError { message }
+    ... on PartitionSetNotFoundError { message }
+    ... on RunConflict { message }
+    ... on ConflictingExecutionParamsError { message }
+    ... on NoModeProvidedError { message }
+    ... on InvalidSubsetError { message }
+  }
+}"""
+
+_LAUNCH_RUN = """
+mutation($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on InvalidSubsetError { message }
+    ... on UnauthorizedError { message }
+  }
+}"""
+
+_BACKFILL_STATUS = """
+query($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    __typename
+    ... on PartitionBackfill { id status numPartitions partitionStatuses { results { partitionName runStatus } } }
+    ... on PythonError { message }
+  }
+}"""
+
+
+class LaunchError(Exception):
+    """Dagster refused or could not be reached; the message says which."""
+
+
+@dataclass(frozen=True)
+class Dagster:
+    """A Dagster webserver, e.g. `Dagster("http://127.0.0.1:3000")`."""
+
+    url: str
+    timeout: float = 30.0
+
+    def _post(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = httpx.post(f"{self.url.rstrip('/')}/graphql", json={"query": query, "variables": variables},
+                                  timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            raise LaunchError(f"Dagster at {self.url} unreachable: {exc}") from exc
+        body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+        if response.status_code != 200 or body.get("errors"):
+            raise LaunchError(f"Dagster GraphQL error ({response.status_code}): {body.get('errors') or response.text}")
+        return body["data"]
+
+    def backfill(self, partition_names: Sequence[str], title: str) -> str:
+        """Launch a backfill of the sync assets over these vendor|year partitions; returns its id."""
+        params = {"partitionNames": list(partition_names), "title": title,
+                  "assetSelection": [{"path": [name]} for name in SYNC_ASSETS]}
+        result = self._post(_LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+        if result["__typename"] != "LaunchBackfillSuccess":
+            raise LaunchError(f"backfill refused: {result}")
+        return result["backfillId"]
+
+    def backfill_status(self, backfill_id: str) -> dict[str, Any]:
+        return self._post(_BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]
+
+    def run_job(self, job_name: str, run_config: dict[str, Any]) -> str:
+        """Launch a job (e.g. `sync_by_id`) with run config; returns the run id."""
+        params = {"selector": {"repositoryLocationName": LOCATION, "repositoryName": "__repository__",
+                               "jobName": job_name}, "runConfigData": run_config}
+        result = self._post(_LAUNCH_RUN, {"params": params})["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            raise LaunchError(f"run refused: {result}")
+        return result["run"]["runId"]
+
+
+def vendor_partitions(vendor: str) -> list[str]:
+    """Every year of one vendor: the 'sync by vendor' backfill."""
+    if vendor not in VENDOR_KEYS:
+        raise LaunchError(f"unknown vendor {vendor!r}; expected one of {', '.join(VENDOR_KEYS)}")
+    return [str(partition_key(vendor, year)) for year in YEARS]
+
+
+def year_partitions(year: int, vendors: Sequence[str] = VENDOR_KEYS) -> list[str]:
+    """Every vendor for one year: the 'sync by year' backfill."""
+    if str(year) not in YEARS:
+        raise LaunchError(f"year {year} is outside {YEARS[0]}..{YEARS[-1]}")
+    return [str(partition_key(vendor, year)) for vendor in vendors]
