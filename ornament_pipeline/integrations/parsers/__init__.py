@@ -1,0 +1,1 @@
+"""Pure parsers: HTML string + page URL -> data. No WebDriver here."""

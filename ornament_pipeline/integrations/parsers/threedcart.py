@@ -1,0 +1,167 @@
+"""Markup shared by the two 3dcart / Shift4Shop stores: product pages, tiles, paging, view-all links."""
+
+from __future__ import annotations
+
+import re
+
+from ornament_pipeline.integrations.normalise import (
+    absolute_url,
+    parse_price,
+    release_year,
+    split_sku,
+    threedcart_link,
+    threedcart_product_id,
+)
+from ornament_pipeline.integrations.parsers.common import (
+    Node,
+    PageShapeError,
+    PartialListing,
+    availability_from,
+    first,
+    json_ld_brand,
+    json_ld_offer,
+    json_ld_products,
+    microdata,
+    parse_document,
+    price_from,
+    select,
+    text_of,
+    threedcart_item,
+)
+from ornament_pipeline.listing import Listing
+
+_NEXT_TEXT = re.compile(r"next|^\s*(?:>|»|›)\s*$", re.IGNORECASE)
+
+
+def next_page(root: Node, page_url: str) -> str | None:
+    """The "next" link of 3dcart paging (`div.paging a` whose text contains "next"), or None."""
+    for anchor in select(root, "div.paging a, .paging a, .pagination a, a[rel=next]"):
+        label = " ".join([text_of(anchor), anchor.get("title") or "", anchor.get("aria-label") or ""])
+        if anchor.get("rel") == "next" or _NEXT_TEXT.search(label.strip()):
+            url = absolute_url(anchor.get("href"), page_url)
+            if url and url != page_url:
+                return url
+    return None
+
+
+def product_link_and_id(tile: Node, page_url: str) -> tuple[str | None, str | None]:
+    """Canonical link and catalog id of a tile: the `_p_<id>.html` page, else the quick-view URL's itemid."""
+    product_url = quick_url = None
+    hrefs = [a.get("href") for a in tile.iter("a")] + [n.get("data-ornaments-qv") for n in tile.iter()]
+    for href in hrefs:
+        url = absolute_url(href, page_url)
+        if not url or not threedcart_product_id(url):
+            continue
+        if "_p_" in url.lower() and product_url is None:
+            product_url = url
+        elif "product.asp" in url.lower() and quick_url is None:
+            quick_url = url
+    url = product_url or quick_url
+    vendor_id = tile.get("data-catalogid") or (threedcart_product_id(url) if url else None)
+    if vendor_id is None:
+        field = select(tile, "input[name=item_id], input[name=itemid], input[name=catalogid]")
+        vendor_id = field[0].get("value") if field else None
+    if url is None:
+        return None, vendor_id
+    return threedcart_link(url), vendor_id
+
+
+def tile_listing(
+    vendor: str, tile: Node, page_url: str, page_year: int | None, name_selectors: tuple[str, ...]
+) -> Listing | PartialListing | None:
+    """One product tile; a `PartialListing` when it lacks price or stock; None without any product link."""
+    link, vendor_id = product_link_and_id(tile, page_url)
+    if link is None:
+        return None
+    name_node = first(tile, *name_selectors)
+    name = text_of(name_node) or (name_node.get("title") if name_node is not None else None)
+    if not name:
+        for anchor in tile.iter("a"):
+            if text_of(anchor) and threedcart_product_id(absolute_url(anchor.get("href"), page_url)):
+                name = text_of(anchor)
+                break
+    price_node = first(tile, ".price", "[class*=price]", "[itemprop=price]")
+    price, note = price_from(price_node) if price_node is not None else (None, None)
+    stock = first(tile, ".status .availability", ".availability", "[itemprop=availability]", ".stock", "[class*=stock]")
+    stock_text = (stock.get("content") or stock.get("href") or text_of(stock)) if stock is not None else None
+    availability = availability_from(stock_text)
+    if availability is None and note and "sold out" in note.lower():
+        availability = "unavailable"
+    year = release_year(name) or page_year
+    if not vendor_id or not name or availability is None or price_node is None:
+        return PartialListing(link, name or None, vendor_id, price, note, availability, year)
+    return Listing(vendor, vendor_id, name, link, availability, price, release_year=year, price_note=note)
+
+
+def _first_input_of_add_form(root: Node) -> str | None:
+    for selector in ("form#add input[name=item_id]", "input[name=item_id]", "form#add input"):
+        found = select(root, selector)
+        if found and (found[0].get("value") or "").strip().isdigit():
+            return found[0].get("value").strip()
+    return None
+
+
+def _canonical(root: Node, page_url: str, vendor_id: str | None) -> str:
+    for link in select(root, "link[rel=canonical]"):
+        url = absolute_url(link.get("href"), page_url)
+        if url and threedcart_product_id(url) == vendor_id:
+            return threedcart_link(url)
+    if threedcart_product_id(page_url) == vendor_id and "_p_" in page_url.lower():
+        return threedcart_link(page_url)
+    return threedcart_link(page_url) if vendor_id and threedcart_product_id(page_url) else page_url
+
+
+def parse_product(vendor: str, source: str, page_url: str, fallback_name: str | None = None) -> Listing:
+    """A 3dcart product (or quick-view) page: `_3d_item`, then JSON-LD, then `#product_id`/`#price`/..."""
+    root = parse_document(source)
+    item = threedcart_item(root) or {}
+    products = json_ld_products(root)
+    ld = products[0] if products else {}
+    offer = json_ld_offer(ld)
+
+    vendor_id = str(item.get("catalogid") or "").strip() or _first_input_of_add_form(root)
+    vendor_id = vendor_id or threedcart_product_id(page_url)
+    sku = str(item.get("id") or "").strip() or ld.get("sku") or microdata(root, "sku")
+    sku = sku or text_of(first(root, "#product_id")) or None
+    name = str(item.get("name") or "").strip() or ld.get("name") or fallback_name
+    name = name or text_of(first(root, "#add h1", "h1")) or None
+
+    price, note = parse_price(item.get("price")) if item.get("price") not in (None, "", 0, "0") else (None, None)
+    price_node = first(root, "#price")
+    if price is None and offer.get("price") not in (None, ""):
+        price, note = parse_price(offer.get("price"))
+    if price is None and price_node is not None:
+        price, note = price_from(price_node)
+    if price is None and note is None:
+        raise PageShapeError("no price on the product page")
+
+    stock = first(root, "#availability")
+    availability = availability_from(
+        item.get("availability"), offer.get("availability"), microdata(root, "availability"),
+        text_of(stock) if stock is not None else None,
+    )
+    if availability is None and note and "sold out" in note.lower():
+        availability = "unavailable"
+    if not vendor_id:
+        raise PageShapeError("no product id (no _3d_item, no item_id input, no _p_<id> URL)")
+    if not name:
+        raise PageShapeError("no product name")
+    if availability is None:
+        raise PageShapeError("no availability on the product page")
+    item_number, condition = split_sku(sku)
+    page_text = text_of(first(root, "body"))
+    year_match = re.search(r"((?:19|20)\d{2}) Hallmark Keepsake Ornament", page_text)
+    return Listing(
+        vendor=vendor,
+        vendor_id=vendor_id,
+        name=name,
+        link=_canonical(root, page_url, vendor_id),
+        availability=availability,
+        price=price,
+        sku=sku,
+        item_number=item_number,
+        condition=condition,
+        brand=json_ld_brand(ld) or microdata(root, "brand"),
+        release_year=release_year(name, year_match.group(1) if year_match else None),
+        price_note=note,
+    )

@@ -1,0 +1,1 @@
+"""The integration classes, one module per vendor."""
