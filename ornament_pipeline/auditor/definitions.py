@@ -1,5 +1,13 @@
-"""Dagster objects of the auditor (merged into the code location by `ornament_pipeline/definitions.py`)."""
+"""Dagster objects of the auditor (merged into the code location by `ornament_pipeline/definitions.py`).
+
+The `settings` and `warehouse` resources come from the pipeline's definitions; `auditor` is added here."""
 
 import dagster as dg
 
-defs = dg.Definitions()
+from ornament_pipeline.auditor.resources import AuditorResource
+from ornament_pipeline.auditor.sensors import auditor_alerts, auditor_deliveries
+
+defs = dg.Definitions(
+    sensors=[auditor_alerts, auditor_deliveries],
+    resources={"auditor": AuditorResource()},
+)

@@ -1,0 +1,5 @@
+import sys
+
+from ornament_pipeline.auditor.main import main
+
+sys.exit(main())
