@@ -1,10 +1,87 @@
-"""`ornaments serve` and `ornaments api-keys ...` (placeholders until the server lands)."""
+"""`ornaments serve` and `ornaments api-keys create|list|revoke`."""
+
+from __future__ import annotations
+
+import logging
 
 import typer
 
+from ornament_pipeline.config import get_settings
+
 api_keys_app = typer.Typer(no_args_is_help=True, help="API keys for the HTTP API.")
+log = logging.getLogger(__name__)
 
 
-def serve() -> None:
-    """Start the HTTP API and web page (not implemented yet)."""
-    raise typer.Exit(2)
+def _engine():
+    from ornament_pipeline.db.engine import warehouse_engine
+
+    return warehouse_engine(get_settings())
+
+
+@api_keys_app.command("create")
+def create(
+    name: str = typer.Option(..., "--name", help="A unique name for whoever holds the key"),
+    scope: str = typer.Option("read", "--scope", help="read (GET routes) or admin (everything)"),
+) -> None:
+    """Create a key and print it, alone on the last line. It is shown this once: only its hash is stored."""
+    from ornament_pipeline.server.auth import SCOPES, create_key
+    from ornament_pipeline.server.queries.api_keys import KeyNameTaken
+
+    if scope not in SCOPES:
+        raise typer.BadParameter(f"must be one of {', '.join(SCOPES)}", param_hint="--scope")
+    try:
+        with _engine().begin() as conn:
+            stored, key = create_key(conn, name, scope)
+    except (KeyNameTaken, ValueError) as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from None
+    typer.echo(f"created {stored.scope} key {stored.name!r} (prefix {stored.prefix}); it will not be shown again:")
+    typer.echo(key)
+
+
+@api_keys_app.command("list")
+def list_() -> None:
+    """Every key: name, scope, prefix, created, last used, revoked (never the key itself)."""
+    from ornament_pipeline.server.queries.api_keys import list_keys
+
+    with _engine().connect() as conn:
+        keys = list_keys(conn)
+    if not keys:
+        typer.echo("no API keys")
+        return
+    typer.echo(f"{'NAME':<24} {'SCOPE':<6} {'PREFIX':<9} {'CREATED':<17} {'LAST USED':<17} REVOKED")
+    fmt = "%Y-%m-%d %H:%M"
+    for k in keys:
+        typer.echo(f"{k.name:<24} {k.scope:<6} {k.prefix:<9} {k.created_at.strftime(fmt):<17} "
+                   f"{k.last_used_at.strftime(fmt) if k.last_used_at else 'never':<17} "
+                   f"{k.revoked_at.strftime(fmt) if k.revoked_at else '-'}")
+
+
+@api_keys_app.command("revoke")
+def revoke(name: str = typer.Argument(..., help="The key's name")) -> None:
+    """Revoke a key at once: requests with it get 401 from then on."""
+    from ornament_pipeline.server.queries.api_keys import revoke_key
+
+    with _engine().begin() as conn:
+        done = revoke_key(conn, name)
+    if not done:
+        typer.secho(f"error: no active API key named {name!r}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {name!r}")
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on"),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on"),
+) -> None:
+    """Start the HTTP API (/api/v1, /docs) and the collectors' web page (/) on the configured Postgres."""
+    import uvicorn
+
+    from ornament_pipeline.server.app import create_app
+    from ornament_pipeline.server.config import server_config_from_env
+
+    config = server_config_from_env()
+    app = create_app(_engine(), config)
+    reads = "open to anyone" if config.open_reads else "need an API key"
+    typer.echo(f"serving http://{host}:{port}/ (API at /api/v1, docs at /docs; reads {reads})")
+    uvicorn.run(app, host=host, port=port, log_level="info")

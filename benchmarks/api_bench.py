@@ -1,0 +1,230 @@
+"""What the HTTP API costs over the SQL it runs: requests/second and p99 latency, API against SQL alone.
+
+Run: `.venv/bin/python benchmarks/api_bench.py [--days 3] [--seconds 10] [--connections 1,8]`.
+
+1. Loads the full replica's truth for `--days` days into a fresh database on the local Postgres
+   (`BENCH_ADMIN_URL`, default postgresql://postgres@127.0.0.1:5432/postgres) with the warehouse's own
+   merge_partition/snapshot, as complete daily syncs would; the database is dropped at the end.
+2. Captures the exact SQL (and bound parameters) the API runs for two requests: a filtered product search
+   and a history read, plus the API key lookup every request makes.
+3. SQL alone: N threads (for each N in `--connections`), each with its own psycopg2 connection, run those
+   statements back to back for `--seconds`.
+4. API: `ornaments serve`'s app in its own process (one uvicorn worker), with an API key checked on every
+   request, loaded by `wrk` (Debian package `wrk`) with N connections on loopback for `--seconds`.
+It prints requests/second and p50/p99 latency for both, and the API/SQL ratios (target: p99 under 3x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ornament_pipeline.db.engine import sqlalchemy_url  # noqa: E402
+from ornament_pipeline.db.migrations import migrate  # noqa: E402
+from ornament_pipeline.server.auth import create_key  # noqa: E402
+from ornament_pipeline.server.queries.products import ProductFilters, product_history, search_products  # noqa: E402
+from ornament_pipeline.server.testing import load_truth  # noqa: E402
+
+SEARCH = ProductFilters(vendor="hookedonhallmark_com", year=2020, availability="available",
+                        min_price=Decimal("10"), max_price=Decimal("200"))
+SEARCH_PATH = ("/api/v1/products?vendor=hookedonhallmark_com&year=2020&availability=available"
+               "&min_price=10&max_price=200&sort=price&order=asc&limit=50")
+KEY_LOOKUP = ("SELECT id, name, scope, prefix, key_hash, created_at, revoked_at, last_used_at FROM api_keys"
+              " WHERE prefix = %(prefix)s")
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+SERVE = """
+import sys, uvicorn
+from sqlalchemy import create_engine
+from ornament_pipeline.server.app import create_app
+from ornament_pipeline.server.config import ServerConfig
+engine = create_engine(sys.argv[1], pool_size=16, max_overflow=8)
+uvicorn.run(create_app(engine, ServerConfig(open_reads=False)), host="127.0.0.1", port=int(sys.argv[2]),
+            log_level="warning", access_log=False)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def capture_sql(engine, call) -> list[tuple[str, Any]]:
+    """The statements (psycopg2 form) and parameters `call(conn)` executes."""
+    captured: list[tuple[str, Any]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        captured.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with engine.connect() as conn:
+            call(conn)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return captured
+
+
+def summary(latencies_s: list[float], elapsed: float) -> dict[str, float]:
+    flat = sorted(latencies_s)
+    return {"rps": len(flat) / elapsed, "p50_ms": statistics.median(flat) * 1000,
+            "p99_ms": flat[int(0.99 * (len(flat) - 1))] * 1000}
+
+
+def sql_load(dsn: str, statements: list[tuple[str, Any]], seconds: float, connections: int) -> dict[str, float]:
+    """Run the statements back to back from `connections` threads; one latency per round of statements."""
+    latencies: list[list[float]] = [[] for _ in range(connections)]
+    ready = threading.Barrier(connections + 1)
+    stop = [0.0]
+
+    def worker(i: int) -> None:
+        conn = psycopg2.connect(dsn)
+        conn.autocommit = True
+        cur = conn.cursor()
+        for statement, params in statements:  # warm up
+            cur.execute(statement, params)
+            cur.fetchall()
+        ready.wait()
+        while time.monotonic() < stop[0]:
+            t0 = time.perf_counter()
+            for statement, params in statements:
+                cur.execute(statement, params)
+                cur.fetchall()
+            latencies[i].append(time.perf_counter() - t0)
+        conn.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
+    for t in threads:
+        t.start()
+    stop[0] = time.monotonic() + 3600
+    ready.wait()
+    started = time.monotonic()
+    stop[0] = started + seconds
+    for t in threads:
+        t.join()
+    return summary([x for per in latencies for x in per], time.monotonic() - started)
+
+
+def wrk_load(url: str, key: str, seconds: float, connections: int) -> dict[str, float]:
+    out = subprocess.run(["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+                          "--latency", "-H", f"X-API-Key: {key}", url],
+                         capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out:
+        raise SystemExit(f"the API answered errors under load:\n{out}")
+
+    def latency(pct: str) -> float:
+        value, unit = re.search(rf"^\s*{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return float(value) * _UNITS[unit]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return {"rps": rps, "p50_ms": latency("50"), "p99_ms": latency("99")}
+
+
+def start_api(url: str, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, sqlalchemy_url(url), str(port)], cwd=ROOT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("the API server did not start")
+
+
+def measure(args: argparse.Namespace, url: str, engine) -> None:
+    t0 = time.monotonic()
+    load_truth(engine, "full", args.days)
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+        products, versions = conn.execute(text(
+            "SELECT (SELECT count(*) FROM products), (SELECT count(*) FROM price_history)")).one()
+        product_id = conn.execute(text(
+            "SELECT product_id FROM price_history GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")).scalar_one()
+        _, key = create_key(conn, "bench", "read")
+    print(f"loaded {products} products, {versions} versions ({args.days} days of the full replica)"
+          f" in {time.monotonic() - t0:.0f}s")
+    auth = (KEY_LOOKUP, {"prefix": key[4:12]})
+    cases = {
+        "filtered product search": (
+            [auth, *capture_sql(engine, lambda c: search_products(c, SEARCH, "price", "asc", 50, None))],
+            SEARCH_PATH),
+        "history read": (
+            [auth, *capture_sql(engine, lambda c: product_history(c, product_id, 1000, None))],
+            f"/api/v1/products/{product_id}/history"),
+    }
+    levels = [int(n) for n in args.connections.split(",")]
+    port = free_port()
+    api = start_api(url, port)
+    try:
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        print(f"{args.seconds:.0f}s per measurement; SQL = the API's own statements (key lookup + query) over"
+              " psycopg2 from N threads; API = wrk with N connections over loopback, X-API-Key on every request\n")
+        print(f"{'case':<26} {'N':>3} {'':<4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+        ratios = {}
+        for label, (statements, path) in cases.items():
+            target = f"http://127.0.0.1:{port}{path}"
+            wrk_load(target, key, 2, max(levels))  # warm up the server and its pool
+            for n in levels:
+                sql = sql_load(dsn, statements, args.seconds, n)
+                http = wrk_load(target, key, args.seconds, n)
+                for kind, r in (("SQL", sql), ("API", http)):
+                    print(f"{label:<26} {n:>3} {kind:<4} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}")
+                ratios[(label, n)] = (http["p99_ms"] / sql["p99_ms"], http["p50_ms"] / sql["p50_ms"])
+        print()
+        for (label, n), (p99, p50) in ratios.items():
+            verdict = "meets" if p99 < 3 else "MISSES"
+            print(f"{label}, N={n}: API/SQL p99 {p99:.2f}x ({verdict} the < 3x target), p50 {p50:.2f}x")
+    finally:
+        api.terminate()
+        api.wait(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--connections", default="1,8", help="comma-separated concurrency levels")
+    parser.add_argument("--admin-url", default=os.environ.get(
+        "BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("needs wrk on PATH (Debian: apt-get install wrk)")
+    name = f"ornaments_bench_{uuid.uuid4().hex[:8]}"
+    url = make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
+    migrate(url)
+    engine = create_engine(sqlalchemy_url(url))
+    try:
+        measure(args, url, engine)
+    finally:
+        engine.dispose()
+        conn = psycopg2.connect(args.admin_url)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""The app factory: API routes under `/api/v1`, OpenAPI at `/openapi.json` and `/docs`, the web page at `/`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from ornament_pipeline.server import web
+from ornament_pipeline.server.auth import KeyChecker
+from ornament_pipeline.server.config import ServerConfig
+from ornament_pipeline.server.errors import install_error_handlers
+from ornament_pipeline.server.routes import catalog, changes, health, products, syncs, watches
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """Prices and stock of Hallmark Keepsake ornaments at three resellers, and how they changed.
+
+Send an API key (`ornaments api-keys create`) as `X-API-Key: <key>` or `Authorization: Bearer <key>`.
+Read routes need a `read` or `admin` key (none when the server opens reads), `POST /syncs` an `admin` key.
+Errors are JSON: `{"error": {"status", "code", "message", "fields"}}`. Money is a decimal string."""
+
+
+def create_app(engine: Engine, config: ServerConfig | None = None) -> FastAPI:
+    """An app serving `engine`'s warehouse (already migrated) with `config`."""
+    app = FastAPI(title="ornament_pipeline API", version="1.0.0", description=DESCRIPTION,
+                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+    app.state.engine = engine
+    app.state.server_config = config or ServerConfig()
+    app.state.key_checker = KeyChecker()
+    install_error_handlers(app)
+    for module in (products, catalog, changes, watches, syncs, health):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(web.router)
+    return app

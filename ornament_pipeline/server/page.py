@@ -1,0 +1,301 @@
+"""The collectors' page: one HTML document with inline CSS and JavaScript (no CDN, no build step).
+
+It is a small client of the API: `/` searches (`GET /api/v1/products`), `/p/{id}` shows a listing, its price
+history as an inline SVG chart and the cross-vendor comparison. Kept in a Python module so it ships inside
+the package without package-data configuration. All text from the API is inserted with `textContent`.
+"""
+
+PAGE_HTML = r"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Hallmark ornament prices</title>
+<style>
+  body { font-family: system-ui, sans-serif; margin: 0; color: #222; background: #fafaf7; }
+  header { background: #7a1f1f; color: #fff; padding: .8rem 1.2rem; }
+  header a { color: #fff; text-decoration: none; font-weight: 600; }
+  main { max-width: 960px; margin: 0 auto; padding: 1rem 1.2rem; }
+  form.search { display: flex; flex-wrap: wrap; gap: .5rem; margin-bottom: 1rem; }
+  form.search input, form.search select, button { padding: .35rem .5rem; font-size: 1rem; }
+  form.search input[name=q] { flex: 1 1 18rem; }
+  table { border-collapse: collapse; width: 100%; background: #fff; }
+  th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #e4e4e0; }
+  td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+  tr.cheapest td { background: #eef8ee; font-weight: 600; }
+  .muted { color: #777; }
+  .error { color: #a00; }
+  #keybox { background: #fff3cd; padding: .8rem; margin-bottom: 1rem; border: 1px solid #e0c36b; }
+  svg.chart { background: #fff; border: 1px solid #e4e4e0; max-width: 100%; }
+  svg.chart .line { fill: none; stroke: #7a1f1f; stroke-width: 2; }
+  svg.chart .point { fill: #7a1f1f; }
+  svg.chart .point.out { fill: #fff; stroke: #7a1f1f; stroke-width: 2; }
+  svg.chart text { font-size: 11px; fill: #555; }
+  svg.chart .axis { stroke: #bbb; }
+</style>
+</head>
+<body>
+<header><a href="/">Hallmark ornament prices</a></header>
+<main>
+  <div id="keybox" hidden>
+    <form id="keyform">
+      <label>This server needs an API key to read: <input id="keyinput" type="password" size="40"
+             autocomplete="off"></label>
+      <button type="submit">Use key</button>
+      <span id="keyerror" class="error"></span>
+    </form>
+  </div>
+  <section id="search-view" hidden>
+    <form class="search" method="get" action="/">
+      <input name="q" id="q" placeholder="Name or SKU, e.g. Frosty Friends or QX6001" maxlength="200">
+      <select name="vendor" id="vendor"><option value="">All vendors</option></select>
+      <input name="year" id="year" type="number" min="1973" max="2200" placeholder="Year" style="width:6rem">
+      <select name="availability" id="availability">
+        <option value="">Any stock</option><option value="available">In stock</option>
+        <option value="preorder">Preorder</option><option value="unavailable">Sold out</option>
+      </select>
+      <select name="sort" id="sort">
+        <option value="name">Name</option><option value="price">Price, low first</option>
+        <option value="price-desc">Price, high first</option><option value="release_year">Year</option>
+      </select>
+      <button type="submit" id="search-button">Search</button>
+    </form>
+    <p id="status" class="muted"></p>
+    <table id="results" hidden>
+      <thead><tr><th>Ornament</th><th>Vendor</th><th class="num">Year</th><th class="num">Price</th>
+        <th>Stock</th></tr></thead>
+      <tbody></tbody>
+    </table>
+    <p><button id="more" hidden>More results</button></p>
+  </section>
+  <section id="product-view" hidden>
+    <h1 id="product-name"></h1>
+    <p id="product-meta" class="muted"></p>
+    <p><a id="product-link" rel="noopener noreferrer">Open on the vendor's site</a></p>
+    <h2>Price history</h2>
+    <div id="chart"></div>
+    <table id="history"><thead><tr><th>From</th><th>To</th><th class="num">Price</th><th>Stock</th></tr></thead>
+      <tbody></tbody></table>
+    <h2>Every vendor's offer of <span id="item-number"></span></h2>
+    <p id="offers-status" class="muted"></p>
+    <table id="offers"><thead><tr><th>Vendor</th><th>Condition</th><th>Listing</th><th class="num">Price</th>
+      <th>Stock</th><th class="num">Over cheapest</th></tr></thead><tbody></tbody></table>
+  </section>
+</main>
+<script>
+"use strict";
+const API = "/api/v1";
+const VENDORS = {hookedonhallmark_com: "Hooked on Hallmark", ornament_shop_com: "Ornament Shop",
+                 hallmark_ornaments_com: "Hallmark Ornaments"};
+const STOCK = {available: "In stock", preorder: "Preorder", unavailable: "Sold out"};
+const $ = (id) => document.getElementById(id);
+
+class AuthNeeded extends Error {}
+
+async function api(path) {
+  const headers = {"Accept": "application/json"};
+  const key = localStorage.getItem("ornamentsApiKey");
+  if (key) headers["X-API-Key"] = key;
+  const response = await fetch(API + path, {headers});
+  const body = await response.json().catch(() => ({}));
+  if (response.status === 401) throw new AuthNeeded(body.error ? body.error.message : "API key needed");
+  if (!response.ok) throw new Error(body.error ? body.error.message : ("HTTP " + response.status));
+  return body;
+}
+
+function askForKey(message) {
+  $("keybox").hidden = false;
+  $("keyerror").textContent = localStorage.getItem("ornamentsApiKey") ? message : "";
+}
+
+$("keyform").addEventListener("submit", (event) => {
+  event.preventDefault();
+  localStorage.setItem("ornamentsApiKey", $("keyinput").value.trim());
+  location.reload();
+});
+
+function cell(row, text, className) {
+  const td = document.createElement("td");
+  if (className) td.className = className;
+  if (text instanceof Node) td.appendChild(text); else td.textContent = text == null ? "" : String(text);
+  row.appendChild(td);
+  return td;
+}
+
+function money(price) { return price == null ? "—" : "$" + price; }
+function day(iso) { return iso ? iso.slice(0, 10) : ""; }
+
+function link(href, text) {
+  const a = document.createElement("a");
+  a.href = href;
+  a.textContent = text;
+  return a;
+}
+
+// ---- search ----
+let nextCursor = null;
+
+function searchQuery(cursor) {
+  const params = new URLSearchParams(location.search);
+  const out = new URLSearchParams();
+  for (const name of ["q", "vendor", "year", "availability"]) {
+    const value = (params.get(name) || "").trim();
+    if (value) out.set(name, value);
+  }
+  const sort = params.get("sort") || "name";
+  if (sort === "price-desc") { out.set("sort", "price"); out.set("order", "desc"); }
+  else out.set("sort", ["name", "price", "release_year"].includes(sort) ? sort : "name");
+  out.set("limit", "50");
+  if (cursor) out.set("cursor", cursor);
+  return out;
+}
+
+async function runSearch(cursor) {
+  const params = new URLSearchParams(location.search);
+  for (const name of ["q", "vendor", "year", "availability", "sort"]) {
+    if (params.get(name)) $(name).value = params.get(name);
+  }
+  $("status").textContent = "Searching…";
+  const page = await api("/products?" + searchQuery(cursor).toString());
+  const tbody = $("results").querySelector("tbody");
+  if (!cursor) tbody.replaceChildren();
+  for (const p of page.items) {
+    const row = document.createElement("tr");
+    row.className = "result";
+    cell(row, link("/p/" + p.id, p.name));
+    cell(row, VENDORS[p.vendor] || p.vendor);
+    cell(row, p.release_year, "num");
+    cell(row, money(p.price), "num");
+    cell(row, STOCK[p.availability] || p.availability);
+    tbody.appendChild(row);
+  }
+  const shown = tbody.children.length;
+  $("results").hidden = shown === 0;
+  $("status").textContent = shown === 0 ? "No ornament matches."
+    : shown + " shown" + (page.next_cursor ? "" : " (all)");
+  nextCursor = page.next_cursor;
+  $("more").hidden = !nextCursor;
+}
+
+async function showSearch() {
+  $("search-view").hidden = false;
+  const vendors = await api("/vendors");
+  for (const v of vendors) {
+    const option = document.createElement("option");
+    option.value = v.vendor;
+    option.textContent = (VENDORS[v.vendor] || v.vendor) + " (" + v.listed + ")";
+    $("vendor").appendChild(option);
+  }
+  $("more").addEventListener("click", () => runSearch(nextCursor).catch(fail));
+  await runSearch(null);
+}
+
+// ---- product ----
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(name, attrs, text) {
+  const el = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  if (text != null) el.textContent = text;
+  return el;
+}
+
+// A step chart of price over time: one point per version that had a price, a line held until the next one.
+function drawChart(versions) {
+  const points = versions.filter((v) => v.price != null)
+    .map((v) => ({t: Date.parse(v.valid_from), end: v.valid_to ? Date.parse(v.valid_to) : null,
+                  price: Number(v.price), raw: v.price, from: v.valid_from, stock: v.availability,
+                  delisted: v.is_delisted}));
+  const box = $("chart");
+  box.replaceChildren();
+  if (points.length === 0) { box.textContent = "No price recorded yet."; return; }
+  const W = 640, H = 240, L = 56, R = 16, T = 12, B = 28;
+  const now = Date.now();
+  const t0 = points[0].t;
+  const t1 = Math.max(points[points.length - 1].end || now, points[points.length - 1].t + 86400000);
+  let lo = Math.min(...points.map((p) => p.price)), hi = Math.max(...points.map((p) => p.price));
+  if (hi === lo) { lo = lo * 0.9; hi = hi * 1.1 + 1; }
+  const x = (t) => L + (W - L - R) * (t - t0) / (t1 - t0);
+  const y = (p) => T + (H - T - B) * (1 - (p - lo) / (hi - lo));
+  const chart = svg("svg", {class: "chart", width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img",
+                            "aria-label": "Price history"});
+  chart.appendChild(svg("line", {class: "axis", x1: L, y1: H - B, x2: W - R, y2: H - B}));
+  chart.appendChild(svg("line", {class: "axis", x1: L, y1: T, x2: L, y2: H - B}));
+  chart.appendChild(svg("text", {x: L - 6, y: y(hi) + 4, "text-anchor": "end"}, "$" + hi.toFixed(2)));
+  chart.appendChild(svg("text", {x: L - 6, y: y(lo) + 4, "text-anchor": "end"}, "$" + lo.toFixed(2)));
+  chart.appendChild(svg("text", {x: L, y: H - 8}, new Date(t0).toISOString().slice(0, 10)));
+  chart.appendChild(svg("text", {x: W - R, y: H - 8, "text-anchor": "end"},
+                        new Date(t1).toISOString().slice(0, 10)));
+  const path = [];
+  points.forEach((p, i) => {
+    const until = i + 1 < points.length ? points[i + 1].t : (p.end || t1);
+    path.push(`${x(p.t).toFixed(1)},${y(p.price).toFixed(1)}`, `${x(until).toFixed(1)},${y(p.price).toFixed(1)}`);
+  });
+  chart.appendChild(svg("polyline", {class: "line", points: path.join(" ")}));
+  for (const p of points) {
+    const inStock = p.stock === "available" && !p.delisted;
+    const dot = svg("circle", {class: inStock ? "point" : "point out", cx: x(p.t).toFixed(1),
+                               cy: y(p.price).toFixed(1), r: 4, "data-price": p.raw, "data-from": p.from});
+    dot.appendChild(svg("title", {}, `${day(p.from)}: $${p.raw} (${STOCK[p.stock] || p.stock})`));
+    chart.appendChild(dot);
+  }
+  box.appendChild(chart);
+}
+
+async function showProduct(id) {
+  $("product-view").hidden = false;
+  const product = await api("/products/" + encodeURIComponent(id));
+  document.title = product.name + " — Hallmark ornament prices";
+  $("product-name").textContent = product.name;
+  $("product-meta").textContent = [VENDORS[product.vendor] || product.vendor, product.sku,
+    product.release_year, money(product.price), STOCK[product.availability],
+    product.listed ? null : "delisted"].filter((v) => v != null && v !== "").join(" · ");
+  $("product-link").href = product.link;
+  const history = await api("/products/" + encodeURIComponent(id) + "/history");
+  drawChart(history.versions);
+  const tbody = $("history").querySelector("tbody");
+  for (const v of history.versions.slice().reverse()) {
+    const row = document.createElement("tr");
+    cell(row, day(v.valid_from));
+    cell(row, v.valid_to ? day(v.valid_to) : "now");
+    cell(row, money(v.price), "num");
+    cell(row, v.is_delisted ? "Delisted" : (STOCK[v.availability] || v.availability));
+    tbody.appendChild(row);
+  }
+  $("item-number").textContent = product.item_number || "this ornament";
+  if (!product.item_number) { $("offers-status").textContent = "No Hallmark item number is known."; return; }
+  const ornament = await api("/ornaments/" + encodeURIComponent(product.item_number));
+  const offers = $("offers").querySelector("tbody");
+  for (const o of ornament.offers) {
+    const row = document.createElement("tr");
+    row.className = "offer" + (o.cheapest_in_stock ? " cheapest" : "");
+    cell(row, VENDORS[o.vendor] || o.vendor);
+    cell(row, o.condition || "—");
+    cell(row, o.product_id === product.id ? o.name + " (this listing)" : link("/p/" + o.product_id, o.name));
+    cell(row, money(o.price), "num");
+    cell(row, STOCK[o.availability] || o.availability);
+    cell(row, o.gap_to_cheapest == null ? "" : (o.gap_to_cheapest === "0.00" ? "cheapest" : "+$" + o.gap_to_cheapest),
+         "num");
+    offers.appendChild(row);
+  }
+  const best = ornament.cheapest_in_stock;
+  $("offers-status").textContent = best
+    ? `Cheapest in stock: ${money(best.price)} at ${VENDORS[best.vendor] || best.vendor}` +
+      (best.condition ? ` (${best.condition})` : "")
+    : "No vendor has it in stock.";
+}
+
+function fail(error) {
+  if (error instanceof AuthNeeded) { askForKey(error.message); return; }
+  const p = document.createElement("p");
+  p.className = "error";
+  p.textContent = "Could not load: " + error.message;
+  document.querySelector("main").appendChild(p);
+}
+
+const match = location.pathname.match(/^\/p\/(\d+)\/?$/);
+(match ? showProduct(match[1]) : showSearch()).catch(fail);
+</script>
+</body>
+</html>
+"""

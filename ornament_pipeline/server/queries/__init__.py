@@ -1,0 +1,1 @@
+"""SQL of the HTTP API, one module per table family; bound parameters only."""

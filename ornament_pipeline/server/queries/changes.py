@@ -1,0 +1,76 @@
+"""`change_events`: the change feed, read by a (txid, id) cursor below the watermark.
+
+Ids are handed out at INSERT, not at COMMIT, so an id-only cursor could pass over the events of a long merge
+that commits after a shorter one. As the auditor does (sql/migrations/0004_auditor.sql,
+ornament_pipeline/auditor/alerts.py), the feed returns only events of transactions older than every
+transaction of this database still running (the watermark), in (txid, id) order: that set never grows behind
+a cursor, so a client that keeps `next_cursor` neither misses nor repeats an event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+# Same rule as the auditor's watermark (ornament_pipeline/auditor/alerts.py): the oldest transaction of this
+# database still running, or the snapshot's xmax when none is; every event with a txid below it is final.
+_WATERMARK = """
+WITH snap AS (SELECT pg_current_snapshot() AS s),
+ours AS (
+    SELECT a.backend_xid::text::bigint AS xid32 FROM pg_stat_activity a
+    WHERE a.backend_xid IS NOT NULL AND a.datname = current_database()
+    UNION ALL
+    SELECT transaction::text::bigint FROM pg_prepared_xacts WHERE database = current_database()
+),
+sees_all AS (
+    SELECT rolsuper OR pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER') AS yes
+    FROM pg_roles WHERE rolname = current_user
+)
+SELECT COALESCE(
+    (SELECT min(x.xid) FROM pg_snapshot_xip(snap.s) AS x (xid)
+     WHERE NOT (SELECT yes FROM sees_all)
+        OR (x.xid::text::numeric % 4294967296)::bigint IN (SELECT xid32 FROM ours)),
+    pg_snapshot_xmax(snap.s))::text
+FROM snap"""
+
+_FEED = """
+SELECT e.id, e.txid::text AS txid, e.product_id, p.vendor, p.name, e.history_id, e.kind, e.changed_fields,
+       e.old_values, e.new_values, e.occurred_at, e.recorded_at
+FROM change_events e JOIN products p ON p.id = e.product_id
+WHERE (e.txid, e.id) > (CAST(:txid AS xid8), :after_id)
+  AND e.txid < CAST(:watermark AS xid8)
+  {filters}
+ORDER BY e.txid, e.id
+LIMIT :limit"""
+
+
+def parse_feed_cursor(cursor: str | None) -> tuple[int, int]:
+    """`"<txid>-<id>"` -> (txid, id); None -> the start. Raises ValueError when malformed."""
+    if not cursor:
+        return 0, 0
+    txid, _, event_id = cursor.partition("-")
+    values = int(txid), int(event_id)
+    if not all(0 <= v < 2**63 for v in values):
+        raise ValueError(cursor)
+    return values
+
+
+def feed_cursor(txid: int | str, event_id: int) -> str:
+    return f"{txid}-{event_id}"
+
+
+def change_feed(conn: Connection, after: tuple[int, int], limit: int, product_id: int | None = None,
+                kind: str | None = None, vendor: str | None = None) -> list[dict[str, Any]]:
+    """Final events after the cursor, in (txid, id) order. Each row carries its `txid` (text) for the cursor."""
+    watermark = conn.execute(text(_WATERMARK)).scalar_one()
+    conn.commit()  # the feed is read in a later snapshot than the watermark (see the auditor's note)
+    params: dict[str, Any] = {"txid": str(after[0]), "after_id": after[1], "watermark": watermark, "limit": limit}
+    filters = []
+    for name, column, value in (("product_id", "e.product_id", product_id), ("kind", "e.kind", kind),
+                                ("vendor", "p.vendor", vendor)):
+        if value is not None:
+            filters.append(f"AND {column} = :{name}")
+            params[name] = value
+    sql = _FEED.format(filters=" ".join(filters))
+    return [dict(row) for row in conn.execute(text(sql), params).mappings()]

@@ -1,0 +1,219 @@
+"""`products` and `price_history`: search with keyset pagination, one product, its versions, counts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from ornament_pipeline.server.cursors import bad_cursor, decode_cursor, encode_cursor
+
+PRODUCT_COLUMNS = (
+    "p.id, p.vendor, p.vendor_id, p.sku, p.item_number, p.condition, p.name, p.price, p.brand, p.availability,"
+    " p.release_year, p.link, (p.delisted_at IS NULL) AS listed, p.delisted_at, p.last_synced_at, p.created_at"
+)
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """A whitelisted sort: the column (an identifier from this table, never user text) and its value type."""
+
+    column: str
+    nullable: bool
+    parse: Callable[[Any], Any]
+
+
+def _decimal(value: Any) -> Decimal:
+    if not isinstance(value, str):
+        raise ValueError(value)
+    parsed = Decimal(value)
+    if not parsed.is_finite():
+        raise ValueError(value)
+    return parsed
+
+
+def _int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not -(2**63) <= value < 2**63:
+        raise ValueError(value)
+    return value
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str) or "\x00" in value:
+        raise ValueError(value)
+    return value
+
+
+def _timestamp(value: Any) -> datetime:
+    parsed = datetime.fromisoformat(_str(value))
+    if parsed.tzinfo is None:
+        raise ValueError(value)
+    return parsed
+
+
+SORTS: dict[str, SortKey] = {
+    "name": SortKey("p.name", False, _str),
+    "price": SortKey("p.price", True, _decimal),
+    "release_year": SortKey("p.release_year", True, _int),
+    "updated": SortKey("p.last_synced_at", False, _timestamp),
+    "id": SortKey("p.id", False, _int),
+}
+
+
+@dataclass(frozen=True)
+class ProductFilters:
+    vendor: str | None = None
+    year: int | None = None
+    availability: str | None = None
+    q: str | None = None
+    item_number: str | None = None
+    condition: str | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    include_delisted: bool = False
+
+
+def like_pattern(text_value: str) -> str:
+    """`%text%` with LIKE's own metacharacters escaped, so user text matches literally."""
+    escaped = text_value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _where(filters: ProductFilters) -> tuple[list[str], dict[str, Any]]:
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    simple = (("vendor", "p.vendor"), ("year", "p.release_year"), ("availability", "p.availability"),
+              ("item_number", "p.item_number"), ("condition", "p.condition"))
+    for name, column in simple:
+        value = getattr(filters, name)
+        if value is not None:
+            clauses.append(f"{column} = :{name}")
+            params[name] = value
+    if filters.q:
+        clauses.append("(p.name ILIKE :q ESCAPE '\\' OR p.sku ILIKE :q ESCAPE '\\')")
+        params["q"] = like_pattern(filters.q)
+    if filters.min_price is not None:
+        clauses.append("p.price >= :min_price")
+        params["min_price"] = filters.min_price
+    if filters.max_price is not None:
+        clauses.append("p.price <= :max_price")
+        params["max_price"] = filters.max_price
+    if not filters.include_delisted:
+        clauses.append("p.delisted_at IS NULL")
+    return clauses, params
+
+
+def _key_expressions(sort: SortKey, order: str) -> list[str]:
+    """Sort key columns, all non-null, so a row comparison pages correctly; NULL values sort last either way."""
+    if not sort.nullable:
+        return [sort.column, "p.id"] if sort.column != "p.id" else ["p.id"]
+    flag = f"({sort.column} IS NULL)" if order == "asc" else f"({sort.column} IS NOT NULL)"
+    return [flag, f"COALESCE({sort.column}, 0)", "p.id"]
+
+
+def _cursor_params(sort: SortKey, key: list[Any], width: int) -> list[Any]:
+    if len(key) != width:
+        raise bad_cursor("not a cursor returned by this API")
+    try:
+        if width == 1:
+            return [_int(key[0])]
+        if width == 2:
+            return [sort.parse(key[0]), _int(key[1])]
+        if not isinstance(key[0], bool):
+            raise ValueError(key[0])
+        return [key[0], sort.parse(key[1]), _int(key[2])]
+    except (ValueError, TypeError, InvalidOperation):
+        raise bad_cursor("not a cursor returned by this API") from None
+
+
+def search_products(
+    conn: Connection, filters: ProductFilters, sort: str, order: str, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of products and the cursor of the next page (None on the last)."""
+    sort_key = SORTS[sort]
+    clauses, params = _where(filters)
+    keys = _key_expressions(sort_key, order)
+    direction = "ASC" if order == "asc" else "DESC"
+    if cursor:
+        values = _cursor_params(sort_key, decode_cursor(cursor, sort, order), len(keys))
+        names = [f"c{i}" for i in range(len(keys))]
+        comparison = ">" if order == "asc" else "<"
+        clauses.append(f"({', '.join(keys)}) {comparison} ({', '.join(':' + n for n in names)})")
+        params.update(zip(names, values, strict=True))
+    key_select = ", ".join(f"{expr} AS k{i}" for i, expr in enumerate(keys))
+    sql = (f"SELECT {PRODUCT_COLUMNS}, {key_select} FROM products p"
+           f"{' WHERE ' + ' AND '.join(clauses) if clauses else ''}"
+           f" ORDER BY {', '.join(f'{expr} {direction}' for expr in keys)} LIMIT :limit")
+    params["limit"] = limit + 1
+    rows = [dict(row) for row in conn.execute(text(sql), params).mappings()]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor(sort, order, [last[f"k{i}"] for i in range(len(keys))])
+    for row in rows:
+        for i in range(len(keys)):
+            row.pop(f"k{i}")
+    return rows, next_cursor
+
+
+def get_product(conn: Connection, product_id: int) -> dict[str, Any] | None:
+    row = conn.execute(text(f"SELECT {PRODUCT_COLUMNS} FROM products p WHERE p.id = :id"), {"id": product_id})
+    found = row.mappings().first()
+    return dict(found) if found else None
+
+
+_HISTORY = """
+SELECT id, price, availability, name, sku, condition, item_number, link, is_delisted, valid_from, valid_to
+FROM price_history
+WHERE product_id = :product_id {after}
+ORDER BY valid_from, id
+LIMIT :limit"""
+
+
+def product_history(
+    conn: Connection, product_id: int, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Versions oldest first, paged by (valid_from, id)."""
+    params: dict[str, Any] = {"product_id": product_id, "limit": limit + 1}
+    after = ""
+    if cursor:
+        key = decode_cursor(cursor, "valid_from", "asc")
+        if len(key) != 2:
+            raise bad_cursor("not a cursor returned by this API")
+        try:
+            params["c0"], params["c1"] = _timestamp(key[0]), _int(key[1])
+        except (ValueError, TypeError):
+            raise bad_cursor("not a cursor returned by this API") from None
+        after = "AND (valid_from, id) > (:c0, :c1)"
+    rows = [dict(row) for row in conn.execute(text(_HISTORY.format(after=after)), params).mappings()]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor("valid_from", "asc", [rows[-1]["valid_from"].isoformat(), rows[-1]["id"]])
+    return rows, next_cursor
+
+
+_VENDOR_COUNTS = """
+SELECT vendor, count(*) AS products, count(*) FILTER (WHERE delisted_at IS NULL) AS listed,
+       count(*) FILTER (WHERE delisted_at IS NULL AND availability = 'available') AS available
+FROM products GROUP BY vendor"""
+
+_YEAR_COUNTS = """
+SELECT release_year AS year, count(*) AS products, count(*) FILTER (WHERE delisted_at IS NULL) AS listed,
+       count(*) FILTER (WHERE delisted_at IS NULL AND availability = 'available') AS available
+FROM products
+WHERE release_year IS NOT NULL AND (CAST(:vendor AS text) IS NULL OR vendor = :vendor)
+GROUP BY release_year ORDER BY release_year"""
+
+
+def vendor_counts(conn: Connection) -> dict[str, dict[str, Any]]:
+    return {row["vendor"]: dict(row) for row in conn.execute(text(_VENDOR_COUNTS)).mappings()}
+
+
+def year_counts(conn: Connection, vendor: str | None) -> list[dict[str, Any]]:
+    return [dict(row) for row in conn.execute(text(_YEAR_COUNTS), {"vendor": vendor}).mappings()]

@@ -1,0 +1,24 @@
+"""`/health`: the app is up and can reach its database (no key needed)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from ornament_pipeline.server.models import Health
+
+router = APIRouter(tags=["health"])
+VERSION = "1"
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health}}, summary="Liveness and database")
+def health(request: Request) -> JSONResponse | dict:
+    try:
+        with request.app.state.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        body = Health(status="degraded", database="unreachable", version=VERSION)
+        return JSONResponse(body.model_dump(), status_code=503)
+    return {"status": "ok", "database": "ok", "version": VERSION}

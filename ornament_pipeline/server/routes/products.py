@@ -1,0 +1,95 @@
+"""`/products`: search with filters, sorting and keyset pagination; one product; its price history."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from ornament_pipeline.server.auth import Access, read_access
+from ornament_pipeline.server.deps import run_db
+from ornament_pipeline.server.errors import ERROR_RESPONSES, NOT_FOUND, ApiError
+from ornament_pipeline.server.models import Product, ProductHistory, ProductPage
+from ornament_pipeline.server.params import (
+    DEFAULT_PAGE_SIZE,
+    ITEM_NUMBER,
+    AvailabilityParam,
+    Cursor,
+    Limit,
+    ProductId,
+    Text,
+    VendorParam,
+    Year,
+)
+from ornament_pipeline.server.queries.products import (
+    ProductFilters,
+    get_product,
+    product_history,
+    search_products,
+)
+
+router = APIRouter(tags=["products"], responses=ERROR_RESPONSES)
+
+Price = Annotated[Decimal | None, Query(ge=0, le=Decimal("99999999.99"), allow_inf_nan=False)]
+SortParam = Literal["name", "price", "release_year", "updated", "id"]
+
+
+@router.get("/products", response_model=ProductPage, summary="Search listings")
+async def list_products(
+    request: Request,
+    access: Annotated[Access, Depends(read_access)],
+    vendor: VendorParam | None = None,
+    year: Year = None,
+    availability: AvailabilityParam | None = None,
+    q: Annotated[Text, Query(description="Text found in the name or the SKU (case-insensitive, literal)")] = None,
+    item_number: Annotated[str | None, Query(pattern=ITEM_NUMBER, description="Hallmark item number")] = None,
+    condition: Annotated[str | None, Query(max_length=16, pattern=r"^[A-Za-z0-9]*$")] = None,
+    min_price: Price = None,
+    max_price: Price = None,
+    include_delisted: bool = False,
+    sort: SortParam = "name",
+    order: Literal["asc", "desc"] = "asc",
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> dict:
+    """Listings matching every given filter; delisted ones only with `include_delisted`. Pages are stable
+    under concurrent syncs (keyset pagination): pass `next_cursor` back as `cursor` with the same sort."""
+    filters = ProductFilters(
+        vendor=vendor, year=year, availability=availability, q=q or None,
+        item_number=item_number.upper() if item_number else None, condition=condition.upper() if condition else None,
+        min_price=min_price, max_price=max_price, include_delisted=include_delisted,
+    )
+    rows, next_cursor = await run_db(request, access,
+                                     lambda conn, _: search_products(conn, filters, sort, order, limit, cursor))
+    return {"items": rows, "next_cursor": next_cursor, "limit": limit, "sort": sort, "order": order}
+
+
+@router.get("/products/{product_id}", response_model=Product, responses=NOT_FOUND, summary="One listing")
+async def read_product(
+    product_id: ProductId,
+    request: Request,
+    access: Annotated[Access, Depends(read_access)],
+) -> dict:
+    row = await run_db(request, access, lambda conn, _: get_product(conn, product_id))
+    if row is None:
+        raise ApiError(404, "not_found", f"no product {product_id}")
+    return row
+
+
+@router.get("/products/{product_id}/history", response_model=ProductHistory, responses=NOT_FOUND,
+            summary="A listing's versions (SCD2), oldest first")
+async def read_history(
+    product_id: ProductId,
+    request: Request,
+    access: Annotated[Access, Depends(read_access)],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+    cursor: Cursor = None,
+) -> dict:
+    def work(conn, _):
+        rows, next_cursor = product_history(conn, product_id, limit, cursor)
+        if not rows and not cursor and get_product(conn, product_id) is None:
+            raise ApiError(404, "not_found", f"no product {product_id}")
+        return {"product_id": product_id, "versions": rows, "next_cursor": next_cursor}
+
+    return await run_db(request, access, work)

@@ -1,0 +1,104 @@
+"""`/watches`: ornaments a collector wants alerts about (list: read key; create and delete: admin key).
+
+Validation and storage are the auditor's (`ornament_pipeline.auditor.watches`); its `WatchError` messages
+start with the field name, which becomes the 422 body's field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from ornament_pipeline.auditor import watches
+from ornament_pipeline.server.auth import Access, admin_access, read_access
+from ornament_pipeline.server.deps import run_db
+from ornament_pipeline.server.errors import ERROR_RESPONSES, NOT_FOUND, ApiError, FieldError
+from ornament_pipeline.server.params import ITEM_NUMBER, MAX_BIGINT, NO_NUL, VendorParam
+
+router = APIRouter(tags=["watches"], responses=ERROR_RESPONSES)
+
+AlertKind = Literal["price_drop", "back_in_stock", "new_listing", "all_time_low"]
+
+
+class WatchIn(BaseModel):
+    item_number: str = Field(pattern=ITEM_NUMBER, description="Hallmark item number, e.g. QX6001")
+    condition: str | None = Field(None, max_length=16, pattern=r"^[A-Za-z0-9]*$")
+    vendor: VendorParam | None = None
+    max_price: Decimal | None = Field(None, gt=0, le=Decimal("99999999.99"), allow_inf_nan=False)
+    drop_percent: Decimal | None = Field(None, gt=0, le=100, allow_inf_nan=False)
+    kinds: list[AlertKind] | None = Field(None, min_length=1, description="Default: every kind")
+    label: str | None = Field(None, max_length=200, pattern=NO_NUL)
+
+
+class WatchOut(BaseModel):
+    id: int
+    item_number: str
+    condition: str | None
+    vendor: str | None
+    max_price: Decimal | None
+    drop_percent: Decimal | None
+    kinds: list[str]
+    label: str | None
+    created_at: datetime
+
+
+def _out(watch: watches.Watch) -> dict:
+    return {"id": watch.id, "item_number": watch.item_number, "condition": watch.condition, "vendor": watch.vendor,
+            "max_price": watch.max_price, "drop_percent": watch.drop_percent, "kinds": list(watch.kinds),
+            "label": watch.label, "created_at": watch.created_at}
+
+
+def _invalid(exc: watches.WatchError) -> ApiError:
+    message = str(exc)
+    field = message.split(":", 1)[0] if ":" in message else "body"
+    return ApiError(422, "invalid_parameter", f"invalid parameter(s): {field}",
+                    [FieldError(field=field, location="body", message=message)])
+
+
+@router.get("/watches", response_model=list[WatchOut], summary="Watches, oldest first")
+async def list_watches(
+    request: Request,
+    access: Annotated[Access, Depends(read_access)],
+    item_number: Annotated[str | None, Query(pattern=ITEM_NUMBER)] = None,
+) -> list[dict]:
+    return await run_db(request, access, lambda conn, _: [_out(w) for w in watches.list_watches(conn, item_number)])
+
+
+@router.post("/watches", response_model=WatchOut, status_code=201, summary="Watch an ornament (admin)")
+async def create_watch(
+    body: WatchIn,
+    request: Request,
+    access: Annotated[Access, Depends(admin_access)],
+) -> dict:
+    def work(conn, _):
+        try:
+            watch = watches.add_watch(conn, body.item_number, body.condition, body.vendor, body.max_price,
+                                      body.drop_percent, body.kinds, body.label)
+        except watches.WatchError as exc:
+            raise _invalid(exc) from None
+        conn.commit()
+        return _out(watch)
+
+    return await run_db(request, access, work)
+
+
+@router.delete("/watches/{watch_id}", response_model=WatchOut, responses=NOT_FOUND,
+               summary="Stop watching (admin); returns what the watch was")
+async def delete_watch(
+    watch_id: Annotated[int, Path(ge=1, le=MAX_BIGINT)],
+    request: Request,
+    access: Annotated[Access, Depends(admin_access)],
+) -> dict:
+    def work(conn, _):
+        try:
+            watch = watches.remove_watch(conn, watch_id)
+        except watches.WatchNotFound:
+            raise ApiError(404, "not_found", f"no watch {watch_id}") from None
+        conn.commit()
+        return _out(watch)
+
+    return await run_db(request, access, work)

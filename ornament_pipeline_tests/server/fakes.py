@@ -1,0 +1,21 @@
+"""A stand-in for Dagster's GraphQL endpoint, answering the two mutations the API sends."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+
+def fake_dagster(calls: list[dict], refuse: bool = False) -> FastAPI:
+    """Answers launchPartitionBackfill and launchRun like Dagster's GraphQL API does; records each request."""
+    dagster = FastAPI()
+
+    @dagster.post("/graphql")
+    def graphql(body: dict) -> dict:
+        calls.append(body)
+        if "launchPartitionBackfill" in body["query"]:
+            result = ({"__typename": "PythonError", "message": "no"} if refuse
+                      else {"__typename": "LaunchBackfillSuccess", "backfillId": "bf-1"})
+            return {"data": {"launchPartitionBackfill": result}}
+        return {"data": {"launchRun": {"__typename": "LaunchRunSuccess", "run": {"runId": "run-1"}}}}
+
+    return dagster

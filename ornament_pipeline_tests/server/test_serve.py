@@ -1,0 +1,46 @@
+"""`ornaments serve` starts the app on the configured database (here DATABASE_URL) and answers over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_ornaments_serve(warehouse_url: str, read_key: str) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": warehouse_url, "ORNAMENTS_API_OPEN_READS": "false"}
+    proc = subprocess.Popen([sys.executable, "-m", "ornament_pipeline.cli", "serve", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(base + "/api/v1/health", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.stdout else ""
+                time.sleep(0.2)
+        assert health.json()["status"] == "ok"
+        assert httpx.get(base + "/api/v1/products").status_code == 401
+        assert httpx.get(base + "/api/v1/products", headers={"X-API-Key": read_key}).status_code == 200
+        assert httpx.get(base + "/").headers["content-type"].startswith("text/html")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            output, _ = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output, _ = proc.communicate()
+    assert read_key not in output  # keys never reach the logs, access log included
