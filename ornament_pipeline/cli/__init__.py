@@ -28,18 +28,7 @@ app.command("serve")(serve)
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        app(standalone_mode=False)
+        app()  # standalone: click turns usage errors and typer.Exit into exit codes itself
     except ConfigError as exc:
         typer.secho(f"config error: {exc}", err=True, fg=typer.colors.RED)
         sys.exit(2)
-    except typer.Abort:
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
