@@ -2,25 +2,31 @@
 
 import dagster as dg
 
-from ornament_pipeline.auditor.definitions import defs as auditor_defs
+from ornament_pipeline.auditor import definitions as auditor
 from ornament_pipeline.config import get_settings
 from ornament_pipeline.pipeline import assets, checks, jobs, sensors
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
 from ornament_pipeline.pipeline.schedules import build_schedules
 
-_settings = SettingsResource()
 
-core = dg.Definitions(
-    assets=[assets.vendor_listings, assets.products, assets.price_history, assets.cross_vendor_offers],
-    asset_checks=[checks.one_current_version_per_listing, checks.prices_are_positive],
-    jobs=[jobs.sync_vendor_year, jobs.sync_by_id, jobs.sync_by_query],
-    schedules=build_schedules(get_settings()),
-    sensors=[sensors.new_year_links, sensors.retry_failed_partitions],
-    resources={
-        "settings": _settings,
-        "warehouse": WarehouseResource(settings=_settings),
-        "scraper": ScraperResource(settings=_settings),
-    },
-)
+def build_defs() -> dg.Definitions:
+    """The pipeline's definitions merged with the auditor's (only `defs` may live at module scope)."""
+    settings = SettingsResource()
+    pipeline = dg.Definitions(
+        assets=[assets.vendor_listings, assets.products, assets.price_history, assets.cross_vendor_offers],
+        asset_checks=[checks.one_current_version_per_listing, checks.prices_are_positive],
+        jobs=[jobs.sync_vendor_year, jobs.sync_by_id, jobs.sync_by_query],
+        schedules=build_schedules(get_settings()),
+        sensors=[sensors.new_year_links, sensors.retry_failed_partitions],
+        # A vendor-year run is a short chain of steps: one process, not a process per step.
+        executor=dg.in_process_executor,
+        resources={
+            "settings": settings,
+            "warehouse": WarehouseResource(settings=settings),
+            "scraper": ScraperResource(settings=settings),
+        },
+    )
+    return dg.Definitions.merge(pipeline, auditor.defs)
 
-defs = dg.Definitions.merge(core, auditor_defs)
+
+defs = build_defs()

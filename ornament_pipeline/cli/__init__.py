@@ -10,6 +10,7 @@ import typer
 from ornament_pipeline.auditor.cli import app as watch_app
 from ornament_pipeline.cli import db
 from ornament_pipeline.cli.dev import dev
+from ornament_pipeline.cli.sync import sync
 from ornament_pipeline.config import ConfigError
 from ornament_pipeline.integrations.cli import scrape
 from ornament_pipeline.replica.cli import app as replica_app
@@ -20,6 +21,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(replica_app, name="replica")
 app.command("scrape")(scrape)
 app.command("dev")(dev)
+app.command("sync")(sync)
 app.add_typer(watch_app, name="watch")
 app.add_typer(api_keys_app, name="api-keys")
 app.command("serve")(serve)

@@ -51,6 +51,17 @@ query($id: String!) {
 }"""
 
 
+_RUN_STATUS = """
+query($id: ID!) {
+  runOrError(runId: $id) {
+    __typename
+    ... on Run { status }
+    ... on RunNotFoundError { message }
+    ... on PythonError { message }
+  }
+}"""
+
+
 class LaunchError(Exception):
     """Dagster refused or could not be reached; the message says which."""
 
@@ -84,6 +95,13 @@ class Dagster:
 
     def backfill_status(self, backfill_id: str) -> dict[str, Any]:
         return self._post(_BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]
+
+    def run_status(self, run_id: str) -> str:
+        """QUEUED, STARTED, SUCCESS, FAILURE, CANCELED, ..."""
+        result = self._post(_RUN_STATUS, {"id": run_id})["runOrError"]
+        if result["__typename"] != "Run":
+            raise LaunchError(f"run {run_id}: {result}")
+        return result["status"]
 
     def run_job(self, job_name: str, run_config: dict[str, Any]) -> str:
         """Launch a job (e.g. `sync_by_id`) with run config; returns the run id."""

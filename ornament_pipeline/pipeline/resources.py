@@ -4,8 +4,10 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+from pydantic import PrivateAttr
 from sqlalchemy import Engine
 
 from ornament_pipeline.config import Settings, get_settings, load_settings
@@ -38,16 +40,24 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class ScraperResource(dg.ConfigurableResource):
-    """Vendor integrations (`ornament_pipeline.integrations`) sharing one pool of headless browsers per run."""
+    """Vendor integrations (`ornament_pipeline.integrations`) sharing one pool of headless browsers per run:
+    the browsers start at first use and stop when the run (or sensor tick) ends."""
 
     settings: SettingsResource
     pool_size: int | None = None
+    _pool: Any = PrivateAttr(default=None)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     @contextmanager
-    def integration(self, vendor: str) -> Iterator[object]:
+    def integration(self, vendor: str) -> Iterator[Any]:
         from ornament_pipeline.integrations.browser import DriverPool
         from ornament_pipeline.integrations.registry import get_integration
 
         settings = self.settings.get()
-        with DriverPool(settings, self.pool_size) as pool:
-            yield get_integration(vendor, settings, pool)
+        if self._pool is None:
+            self._pool = DriverPool(settings, self.pool_size)
+        yield get_integration(vendor, settings, self._pool)

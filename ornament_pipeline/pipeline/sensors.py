@@ -32,7 +32,7 @@ def new_year_links(context: dg.SensorEvaluationContext, scraper: ScraperResource
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen))
 
 
-@dg.sensor(job=sync_vendor_year, minimum_interval_seconds=300,
+@dg.sensor(job=sync_vendor_year, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Retries a failed vendor-year run once, `schedules.retry_failed_after_minutes` later.")
 def retry_failed_partitions(context: dg.SensorEvaluationContext) -> list[dg.RunRequest]:
     delay = get_settings().schedules.retry_failed_after_minutes * 60

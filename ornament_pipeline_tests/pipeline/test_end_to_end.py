@@ -1,0 +1,131 @@
+"""End to end: Dagster webserver + daemon on Postgres storage, a backfill of one vendor launched through GraphQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from ornament_pipeline.db.engine import sqlalchemy_url
+from ornament_pipeline.db.migrations import ensure_database
+from ornament_pipeline.pipeline.launch import Dagster
+from ornament_pipeline.pipeline.partitions import YEARS, partition_key
+from ornament_pipeline.replica.testing import ReplicaHandle
+from ornament_pipeline_tests.conftest import drop_database
+from ornament_pipeline_tests.pipeline.conftest import write_config
+from ornament_pipeline_tests.pipeline.test_partitions import FIELDS, stored, truth
+
+pytestmark = pytest.mark.browser
+REPO = Path(__file__).resolve().parents[2]
+VENDOR = "hallmark_ornaments_com"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def dagster(tmp_path: Path, replica: ReplicaHandle, migrated_db_url: str, redis_url: str) -> Iterator[Dagster]:
+    storage_url = migrated_db_url.rsplit("/", 1)[0] + f"/{migrated_db_url.rsplit('/', 1)[1]}_dagster"
+    ensure_database(storage_url)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    config = write_config(tmp_path / "e2e.json", replica, migrated_db_url, redis_url=redis_url)
+    env = {**os.environ, "DAGSTER_HOME": str(home), "DAGSTER_PG_URL": storage_url, "CONFIG_PATH": str(config),
+           "DATABASE_URL": migrated_db_url, "SE_OFFLINE": "true"}
+    port = _free_port()
+    bin_dir = Path(sys.executable).parent
+    workspace = ["-w", str(REPO / "workspace.yaml")]
+    logs = [open(tmp_path / name, "wb") for name in ("daemon.log", "webserver.log")]  # noqa: SIM115
+    procs = [
+        subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", *workspace], env=env, cwd=REPO,
+                         stdout=logs[0], stderr=subprocess.STDOUT),
+        subprocess.Popen([str(bin_dir / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), *workspace],
+                         env=env, cwd=REPO, stdout=logs[1], stderr=subprocess.STDOUT),
+    ]
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(1)
+        else:
+            pytest.fail("webserver did not start:\n" + (tmp_path / "webserver.log").read_text()[-3000:])
+        yield Dagster(url)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for log in logs:
+            log.close()
+        create_engine(sqlalchemy_url(storage_url)).dispose()
+        drop_database(storage_url.rsplit("/", 1)[1])
+
+
+@pytest.mark.timeout(1500)
+def test_backfill_of_one_vendor_through_graphql(dagster: Dagster, replica: ReplicaHandle, migrated_db_url: str,
+                                                tmp_path: Path) -> None:
+    years = [year for year in YEARS if replica.truth(VENDOR, int(year))]
+    partitions = [str(partition_key(VENDOR, year)) for year in YEARS]
+    backfill_id = dagster.backfill(partitions, title=f"sync {VENDOR}")
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        status = dagster.backfill_status(backfill_id)
+        results = (status.get("partitionStatuses") or {}).get("results") or []
+        if status["status"] != "REQUESTED" and all(r["runStatus"] in ("SUCCESS", "FAILURE", "CANCELED")
+                                                   for r in results):
+            break
+        time.sleep(3)
+    else:
+        pytest.fail(f"backfill did not finish: {status}\n" + (tmp_path / "daemon.log").read_text()[-3000:])
+    assert status["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), status
+    assert len(results) == len(partitions)
+    assert {r["runStatus"] for r in results} == {"SUCCESS"}, [r for r in results if r["runStatus"] != "SUCCESS"]
+    for year in years:
+        assert stored(migrated_db_url, VENDOR, int(year)) == truth(replica, VENDOR, int(year)), year
+    with create_engine(sqlalchemy_url(migrated_db_url)).connect() as conn:
+        total = conn.execute(text("SELECT count(*) FROM products WHERE vendor = :v"), {"v": VENDOR}).scalar_one()
+    assert total == len(replica.truth(VENDOR)) and len(FIELDS) == 11
+
+    # Sync by id, from the command line: two products re-read from their pages after the site moved on.
+    replica.set_day(6)
+    day6 = {item.vendor_id: item for item in replica.truth(VENDOR)}
+    with create_engine(sqlalchemy_url(migrated_db_url)).connect() as conn:
+        picked = conn.execute(text("SELECT id, vendor_id FROM products WHERE vendor = :v AND vendor_id = ANY(:ids)"
+                                   " ORDER BY id LIMIT 2"), {"v": VENDOR, "ids": list(day6)}).all()
+    command = [str(Path(sys.executable).with_name("ornaments")), "sync", "--dagster-url", dagster.url]
+    for product_id, _ in picked:
+        command += ["--id", str(product_id)]
+    launched = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert launched.returncode == 0, launched.stderr
+    run_id = launched.stdout.split()[1]
+    deadline = time.monotonic() + 300
+    while (run_status := dagster.run_status(run_id)) not in ("SUCCESS", "FAILURE", "CANCELED"):
+        assert time.monotonic() < deadline, run_status
+        time.sleep(2)
+    assert run_status == "SUCCESS"
+    with create_engine(sqlalchemy_url(migrated_db_url)).connect() as conn:
+        rows = conn.execute(text("SELECT vendor_id, price, availability FROM products WHERE id = ANY(:ids)"),
+                            {"ids": [p for p, _ in picked]}).all()
+    assert {(r.vendor_id, r.price, r.availability) for r in rows} == {
+        (vid, day6[vid].price, day6[vid].availability) for _, vid in picked}
