@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 
 from ornament_pipeline.server import web
@@ -22,7 +23,8 @@ Errors are JSON: `{"error": {"status", "code", "message", "fields"}}`. Money is 
 
 def create_app(engine: Engine, config: ServerConfig | None = None) -> FastAPI:
     """An app serving `engine`'s warehouse (already migrated) with `config`."""
-    app = FastAPI(title="ornament_pipeline API", version="1.0.0", description=DESCRIPTION,
+    # FastAPIOffline serves Swagger UI's files itself: /docs works without reaching a CDN.
+    app = FastAPIOffline(title="ornament_pipeline API", version="1.0.0", description=DESCRIPTION,
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
     app.state.engine = engine
     app.state.server_config = config or ServerConfig()

@@ -102,3 +102,12 @@ def test_page_asks_for_a_key_when_reads_are_closed(driver: WebDriver, engine: En
         assert rows and all("frosty" in r.text.lower() for r in rows)
         assert driver.find_element(By.ID, "keybox").get_attribute("hidden") is not None
         driver.execute_script("localStorage.clear()")
+
+
+def test_api_docs_render_without_a_cdn(driver: WebDriver, engine: Engine) -> None:
+    # This machine reaches no CDN: the Swagger UI renders only if the app serves its files itself.
+    with running_app(create_app(engine, ServerConfig(open_reads=True, dagster_url=DEAD_DAGSTER))) as base:
+        driver.get(base + "/docs")
+        title = wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, ".swagger-ui .info .title")))
+        assert title.text.startswith("ornament_pipeline API")
+        assert driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path[data-path='/api/v1/products']")
