@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, text
 
+from ornament_pipeline.warehouse.change_stream import stream_watermark
+
 CURSOR_NAME = "alerts"
 DEFAULT_BATCH = 5000
 
@@ -23,33 +25,6 @@ _ENSURE_CURSOR = "INSERT INTO auditor_cursors (name) VALUES (:name) ON CONFLICT 
 
 _LOCK_CURSOR = """
 SELECT last_txid::text AS txid, last_event_id FROM auditor_cursors WHERE name = :name FOR UPDATE"""
-
-# The watermark: every event with a txid below it is final (committed or rolled back, none can appear later).
-# It is the oldest transaction of this database that was running when this statement began (snapshot S1) and
-# still is when pg_stat_activity is read (during the statement); with none, S1's xmax. The batch is then read
-# in a later statement (snapshot S2, READ COMMITTED), which sees every transaction that finished before the
-# activity read. Running transactions of other databases (the xid counter is cluster-wide) are ignored, so a
-# busy neighbour database does not hold alerts back. A role that cannot see other roles' backend_xid (needs
-# pg_read_all_stats) cannot tell "finished" from "hidden", so then every running transaction counts: slower,
-# never lossy.
-_WATERMARK = """
-WITH snap AS (SELECT pg_current_snapshot() AS s),
-ours AS (
-    SELECT a.backend_xid::text::bigint AS xid32 FROM pg_stat_activity a
-    WHERE a.backend_xid IS NOT NULL AND a.datname = current_database()
-    UNION ALL
-    SELECT transaction::text::bigint FROM pg_prepared_xacts WHERE database = current_database()
-),
-sees_all AS (
-    SELECT rolsuper OR pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER') AS yes
-    FROM pg_roles WHERE rolname = current_user
-)
-SELECT COALESCE(
-    (SELECT min(x.xid) FROM pg_snapshot_xip(snap.s) AS x (xid)
-     WHERE NOT (SELECT yes FROM sees_all)
-        OR (x.xid::text::numeric % 4294967296)::bigint IN (SELECT xid32 FROM ours)),
-    pg_snapshot_xmax(snap.s))::text
-FROM snap"""
 
 # Only events of finished transactions, in (txid, id) order: that set never grows behind the cursor.
 _READ_BATCH = """
@@ -178,9 +153,9 @@ def raise_alerts_batch(conn: Connection, channels: Sequence[str], batch: int = D
     conn.execute(text(_ENSURE_CURSOR), {"name": cursor_name})
     txid, event_id = conn.execute(text(_LOCK_CURSOR), {"name": cursor_name}).one()
     if conn.execute(text("SHOW transaction_isolation")).scalar_one() != "read committed":
-        # The batch must be read with a newer snapshot than the watermark's (see _WATERMARK).
+        # The batch must be read with a newer snapshot than the watermark's (see stream_watermark).
         raise RuntimeError("raise_alerts_batch needs a READ COMMITTED transaction")
-    watermark = conn.execute(text(_WATERMARK)).scalar_one()
+    watermark = stream_watermark(conn)
     conn.execute(text(_READ_BATCH), {"txid": txid, "event_id": event_id, "batch": batch, "watermark": watermark})
     last = conn.execute(text(_LAST_OF_BATCH)).first()
     if last is None:

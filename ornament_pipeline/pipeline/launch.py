@@ -45,7 +45,13 @@ _BACKFILL_STATUS = """
 query($id: String!) {
   partitionBackfillOrError(backfillId: $id) {
     __typename
-    ... on PartitionBackfill { id status numPartitions partitionStatuses { results { partitionName runStatus } } }
+    ... on PartitionBackfill {
+      id status numPartitions
+      runs(limit: 10000) { runId status tags { key value } }
+      assetBackfillData { assetBackfillStatuses { ... on AssetPartitionsStatusCounts {
+        assetKey { path } numPartitionsTargeted numPartitionsInProgress numPartitionsMaterialized numPartitionsFailed
+      } } }
+    }
     ... on PythonError { message }
   }
 }"""
@@ -94,7 +100,12 @@ class Dagster:
         return result["backfillId"]
 
     def backfill_status(self, backfill_id: str) -> dict[str, Any]:
-        return self._post(_BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]
+        """Status (REQUESTED while running, then COMPLETED_SUCCESS, COMPLETED_FAILED, CANCELED, ...), its runs,
+        and per asset the partitions targeted, in progress, materialized and failed."""
+        result = self._post(_BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]
+        if result["__typename"] != "PartitionBackfill":
+            raise LaunchError(f"backfill {backfill_id}: {result}")
+        return result
 
     def run_status(self, run_id: str) -> str:
         """QUEUED, STARTED, SUCCESS, FAILURE, CANCELED, ..."""

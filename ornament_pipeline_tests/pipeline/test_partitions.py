@@ -144,3 +144,26 @@ def test_offers_compare_vendors(replica: ReplicaHandle, resources: dict, migrate
         in_stock = [i.price for i in items if i.availability == "available" and i.price is not None]
         assert cheapest.get(f"{item_number}/{condition}") == (min(in_stock) if in_stock else None)
     assert all(isinstance(r.price, Decimal | None) for r in rows)
+
+
+def test_sync_by_query_rereads_matching_products(replica: ReplicaHandle, resources: dict, pipeline_config,
+                                                 migrated_db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    vendor, year = "ornament_shop_com", 2020
+    assert materialize(resources, vendor, year, dg.DagsterInstance.ephemeral()).success
+    replica.set_day(6)
+    day6 = truth(replica, vendor, year)
+    target = next(iter(sorted(day6.values(), key=lambda row: row[1])))
+    monkeypatch.setenv("CONFIG_PATH", str(pipeline_config))
+    job = defs.resolve_job_def("sync_by_query")
+    config = {"text": target[5][5:20], "vendor": vendor, "year": year, "limit": 50}  # a slice of the name
+    result = job.execute_in_process(run_config={"ops": {"resync_by_query": {"config": config}}},
+                                    instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    assert result.output_for_node("resync_by_query")["stored"] >= 1
+    assert stored(migrated_db_url, vendor, year)[target[1]] == target
+
+    # Text with SQL metacharacters is just text: it matches nothing and breaks nothing.
+    config["text"] = "%' OR 1=1; --"
+    result = job.execute_in_process(run_config={"ops": {"resync_by_query": {"config": config}}},
+                                    instance=dg.DagsterInstance.ephemeral())
+    assert result.success and result.output_for_node("resync_by_query") == {"requested": 0, "stored": 0}

@@ -13,26 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-# Same rule as the auditor's watermark (ornament_pipeline/auditor/alerts.py): the oldest transaction of this
-# database still running, or the snapshot's xmax when none is; every event with a txid below it is final.
-_WATERMARK = """
-WITH snap AS (SELECT pg_current_snapshot() AS s),
-ours AS (
-    SELECT a.backend_xid::text::bigint AS xid32 FROM pg_stat_activity a
-    WHERE a.backend_xid IS NOT NULL AND a.datname = current_database()
-    UNION ALL
-    SELECT transaction::text::bigint FROM pg_prepared_xacts WHERE database = current_database()
-),
-sees_all AS (
-    SELECT rolsuper OR pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER') AS yes
-    FROM pg_roles WHERE rolname = current_user
-)
-SELECT COALESCE(
-    (SELECT min(x.xid) FROM pg_snapshot_xip(snap.s) AS x (xid)
-     WHERE NOT (SELECT yes FROM sees_all)
-        OR (x.xid::text::numeric % 4294967296)::bigint IN (SELECT xid32 FROM ours)),
-    pg_snapshot_xmax(snap.s))::text
-FROM snap"""
+from ornament_pipeline.warehouse.change_stream import stream_watermark
 
 _FEED = """
 SELECT e.id, e.txid::text AS txid, e.product_id, p.vendor, p.name, e.history_id, e.kind, e.changed_fields,
@@ -63,7 +44,7 @@ def feed_cursor(txid: int | str, event_id: int) -> str:
 def change_feed(conn: Connection, after: tuple[int, int], limit: int, product_id: int | None = None,
                 kind: str | None = None, vendor: str | None = None) -> list[dict[str, Any]]:
     """Final events after the cursor, in (txid, id) order. Each row carries its `txid` (text) for the cursor."""
-    watermark = conn.execute(text(_WATERMARK)).scalar_one()
+    watermark = stream_watermark(conn)
     conn.commit()  # the feed is read in a later snapshot than the watermark (see the auditor's note)
     params: dict[str, Any] = {"txid": str(after[0]), "after_id": after[1], "watermark": watermark, "limit": limit}
     filters = []
