@@ -17,7 +17,7 @@ def build_defs() -> dg.Definitions:
         asset_checks=[checks.one_current_version_per_listing, checks.prices_are_positive],
         jobs=[jobs.sync_vendor_year, jobs.sync_by_id, jobs.sync_by_query],
         schedules=build_schedules(get_settings()),
-        sensors=[sensors.new_year_links, sensors.retry_failed_partitions],
+        sensors=[sensors.new_year_links, sensors.retry_failed_partitions, sensors.offers_refresh],
         # A vendor-year run is a short chain of steps: one process, not a process per step.
         executor=dg.in_process_executor,
         resources={

@@ -151,7 +151,8 @@ def price_history(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     group_name="analysis",
     kinds={"postgres"},
     deps=[price_history],
-    automation_condition=dg.AutomationCondition.eager(),
+    # Refresh whenever any vendor-year's history changed; eager() would wait for every partition to exist.
+    automation_condition=dg.AutomationCondition.any_deps_updated() & ~dg.AutomationCondition.in_progress(),
 )
 def cross_vendor_offers(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Per Hallmark item number and condition: each vendor's current price and stock, and the cheapest offer

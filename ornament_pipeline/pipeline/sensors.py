@@ -12,6 +12,12 @@ from ornament_pipeline.pipeline.partitions import YEARS, partition_key
 from ornament_pipeline.pipeline.resources import ScraperResource
 
 RETRY_TAG = "ornaments/retry_of"
+
+# Evaluates cross_vendor_offers' automation condition (on by default, unlike Dagster's default sensor).
+offers_refresh = dg.AutomationConditionSensorDefinition(
+    "offers_refresh", target=dg.AssetSelection.assets("cross_vendor_offers"), minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Rebuilds cross_vendor_offers after any vendor-year's price history changed.")
 VENDOR_TAG, YEAR_TAG = "dagster/partition/vendor", "dagster/partition/year"
 
 

@@ -55,7 +55,8 @@ def test_definitions_graph_loads() -> None:
     assert defs.resolve_job_def("sync_vendor_year").partitions_def is not None
     repository = defs.get_repository_def()
     assert {s.name for s in repository.schedule_defs} == {"daily_recent_years", "weekly_all_partitions"}
-    assert {s.name for s in repository.sensor_defs} >= {"new_year_links", "retry_failed_partitions"}
+    assert {s.name for s in repository.sensor_defs} >= {"new_year_links", "retry_failed_partitions", "offers_refresh"}
+    assert repository.get_sensor_def("offers_refresh").default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_partitions_match_truth_and_history_tracks_the_clock(
