@@ -1,6 +1,7 @@
 """The assets of one vendor-year: scraped listings -> products -> price history; then cross-vendor offers."""
 
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -31,7 +32,7 @@ def _preview(listings: list, columns: tuple[str, ...] = ("vendor_id", "name", "p
                                    description="Every page of the vendor-year was scraped.")],
 )
 def vendor_listings(context: dg.AssetExecutionContext, scraper: ScraperResource,
-                    settings: SettingsResource) -> dg.Output[ListingsScrape]:
+                    settings: SettingsResource) -> Iterator[dg.Output[ListingsScrape] | dg.AssetCheckResult]:
     """The listings of one vendor-year as the vendor's listing pages show them (every page, the View All
     page where a year is split), plus the pages that failed. A vendor without a page for the year gives an
     empty, successful partition; a year whose pages all failed fails the run (never an empty success)."""
@@ -81,7 +82,7 @@ def vendor_listings(context: dg.AssetExecutionContext, scraper: ScraperResource,
         "(such a fall is not stored as delistings)."))],
 )
 def products(context: dg.AssetExecutionContext, vendor_listings: ListingsScrape, scraper: ScraperResource,
-             warehouse: WarehouseResource):
+             warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Listings merged into the `products` table, one transaction per partition, set-based (a staging table
     and one upsert). A listing seen for the first time gets its product page read once (for the SKU and what
     the listing page lacks); known listings are updated from the listing page. Listings the partition no

@@ -3,6 +3,7 @@
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -43,7 +44,8 @@ def new_year_links(context: dg.SensorEvaluationContext, scraper: ScraperResource
 def retry_failed_partitions(context: dg.SensorEvaluationContext) -> list[dg.RunRequest]:
     delay = get_settings().schedules.retry_failed_after_minutes * 60
     records = context.instance.get_run_records(
-        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], updated_after=_days_ago(3)), limit=500)
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE],
+                              updated_after=datetime.now(UTC) - timedelta(days=3)), limit=500)
     requests = []
     for record in records:
         tags = record.dagster_run.tags
@@ -56,9 +58,3 @@ def retry_failed_partitions(context: dg.SensorEvaluationContext) -> list[dg.RunR
         requests.append(dg.RunRequest(run_key=f"retry:{run_id}", tags={RETRY_TAG: run_id},
                                       partition_key=partition_key(tags[VENDOR_TAG], tags[YEAR_TAG])))
     return requests
-
-
-def _days_ago(days: int):
-    from datetime import UTC, datetime, timedelta
-
-    return datetime.now(UTC) - timedelta(days=days)
