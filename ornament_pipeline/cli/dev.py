@@ -38,9 +38,12 @@ def replica_ports(settings: Settings) -> list[int] | None:
 
 
 def dagster_pg_url(warehouse_url: str) -> str:
-    """Dagster's own storage: a `dagster` database on the warehouse's server."""
+    """Dagster's own storage: `DAGSTER_PG_URL`, else a `<warehouse>_dagster` database on the warehouse's server."""
+    if os.environ.get("DAGSTER_PG_URL"):
+        return os.environ["DAGSTER_PG_URL"]
     prefix, sep, query = warehouse_url.partition("?")
-    return f"{prefix.rsplit('/', 1)[0]}/dagster{sep}{query}"
+    server, _, database = prefix.rpartition("/")
+    return f"{server}/{database}_dagster{sep}{query}"
 
 
 def dagster_home() -> Path:

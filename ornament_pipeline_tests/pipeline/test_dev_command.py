@@ -1,0 +1,68 @@
+"""The README's first command: `ornaments dev` starts the replica, the Dagster webserver and the daemon, and
+Ctrl-C stops all of them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ornament_pipeline.vendors import VENDOR_KEYS
+from ornament_pipeline_tests.conftest import drop_database
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+@pytest.mark.timeout(300)
+def test_dev_serves_the_ui_on_the_replica_and_stops_cleanly(tmp_path: Path, new_db_url: str) -> None:
+    *site_ports, ui_port = free_ports(4)
+    config = tmp_path / "dev.json"
+    config.write_text(json.dumps({"vendors": {
+        vendor: {"base_url": f"http://127.0.0.1:{port}"} for vendor, port in zip(VENDOR_KEYS, site_ports, strict=True)
+    }}))
+    env = {**os.environ, "CONFIG_PATH": str(config), "DATABASE_URL": new_db_url,
+           "DAGSTER_HOME": str(tmp_path / "dagster_home")}
+    env.pop("DAGSTER_PG_URL", None)
+    dev = subprocess.Popen([str(Path(sys.executable).with_name("ornaments")), "dev", "--port", str(ui_port)],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        graph = None
+        while time.monotonic() < deadline and graph is None:
+            assert dev.poll() is None, dev.stdout.read()
+            try:
+                answer = httpx.post(f"http://127.0.0.1:{ui_port}/graphql", timeout=5,
+                                    json={"query": "{ assetNodes { assetKey { path } } }"}).json()
+                graph = answer["data"]["assetNodes"] or None
+            except (httpx.HTTPError, KeyError, TypeError):
+                time.sleep(1)
+        assert graph is not None, "the Dagster UI did not come up"
+        assert sorted(node["assetKey"]["path"][0] for node in graph) == [
+            "cross_vendor_offers", "price_history", "products", "vendor_listings"]
+        # The replica it started answers on the configured ports, with the real sites' year index paths.
+        index = httpx.get(f"http://127.0.0.1:{site_ports[1]}/hallmark-ornaments-by-year.html", timeout=10)
+        assert index.status_code == 200 and "navList-action" in index.text
+    finally:
+        dev.send_signal(signal.SIGINT)
+        output = dev.communicate(timeout=60)[0]
+        drop_database(new_db_url.rsplit("/", 1)[1] + "_dagster")
+    assert dev.returncode is not None
+    for port in [*site_ports, ui_port]:
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers after Ctrl-C\n{output}"
