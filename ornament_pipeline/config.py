@@ -96,6 +96,18 @@ class SchedulesConfig(_Strict):
     retry_failed_after_minutes: int = Field(60, ge=0)
 
 
+class ServerSettings(_Strict):
+    open_reads: bool = False  # GET routes of the HTTP API without a key
+    dagster_url: str = "http://127.0.0.1:3000"  # where POST /api/v1/syncs and `ornaments sync` launch
+
+    @field_validator("dagster_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
 class Settings(_Strict):
     vendors: dict[str, VendorConfig]
     database: DatabaseConfig = DatabaseConfig()
@@ -104,6 +116,7 @@ class Settings(_Strict):
     scraper: ScraperConfig = ScraperConfig()
     history: HistoryConfig = HistoryConfig()
     schedules: SchedulesConfig = SchedulesConfig()
+    server: ServerSettings = ServerSettings()
     source: str = ""
 
     @field_validator("vendors")
@@ -141,6 +154,8 @@ def _apply_env_overrides(raw: dict[str, Any]) -> dict[str, Any]:
         ("DATABASE_URL", "database", "url"),
         ("REDIS_URL", "redis", "url"),
         ("SELENIUM_REMOTE_URL", "selenium", "remote_url"),
+        ("DAGSTER_URL", "server", "dagster_url"),
+        ("ORNAMENTS_API_OPEN_READS", "server", "open_reads"),
     ):
         if os.environ.get(env_var):
             target = raw.setdefault(section, {})
@@ -187,6 +202,7 @@ def _cached(path: str, env_fingerprint: tuple[tuple[str, str], ...]) -> Settings
 
 def get_settings() -> Settings:
     """Settings for this process, re-read when the file path or the overriding env vars change."""
-    names = ["DATABASE_URL", "REDIS_URL", "SELENIUM_REMOTE_URL", *map(base_url_env_var, VENDOR_KEYS)]
+    names = ["DATABASE_URL", "REDIS_URL", "SELENIUM_REMOTE_URL", "DAGSTER_URL", "ORNAMENTS_API_OPEN_READS",
+             *map(base_url_env_var, VENDOR_KEYS)]
     fingerprint = tuple((name, os.environ.get(name, "")) for name in names)
     return _cached(str(config_path()), fingerprint)

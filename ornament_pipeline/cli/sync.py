@@ -1,10 +1,10 @@
 """`ornaments sync`: the old integrator's four syncs, launched on a running Dagster (`ornaments dev`)."""
 
-import os
 from typing import Annotated
 
 import typer
 
+from ornament_pipeline.config import get_settings
 from ornament_pipeline.pipeline.launch import Dagster, LaunchError, vendor_partitions, year_partitions
 
 
@@ -13,13 +13,13 @@ def sync(
     year: int | None = typer.Option(None, help="Every vendor for this year; with --vendor, one partition."),
     product_id: Annotated[list[int] | None, typer.Option("--id", help="Re-read these products (repeatable).")] = None,
     query: str | None = typer.Option(None, help="Re-read products whose name or SKU contains this text."),
-    dagster_url: str = typer.Option(os.environ.get("DAGSTER_URL", "http://127.0.0.1:3000"), help="Dagster webserver."),
+    dagster_url: str | None = typer.Option(None, help="Dagster webserver [default: server.dagster_url]."),
 ) -> None:
     """Start a sync by vendor, by year, by product id or by query; prints the backfill or run id."""
     chosen = [bool(vendor or year), bool(product_id), query is not None]
     if sum(chosen) != 1:
         raise typer.BadParameter("give --vendor and/or --year, or --id, or --query (one kind of sync)")
-    client = Dagster(dagster_url)
+    client = Dagster(dagster_url or get_settings().server.dagster_url)
     try:
         if product_id:
             run_id = client.run_job("sync_by_id", {"ops": {"resync_by_id": {"config": {"product_ids": product_id}}}})

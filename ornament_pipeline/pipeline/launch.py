@@ -47,7 +47,7 @@ query($id: String!) {
     __typename
     ... on PartitionBackfill {
       id status numPartitions
-      runs(limit: 10000) { runId status tags { key value } }
+      runs(limit: 10000) { runId status startTime endTime tags { key value } }
       assetBackfillData { assetBackfillStatuses { ... on AssetPartitionsStatusCounts {
         assetKey { path } numPartitionsTargeted numPartitionsInProgress numPartitionsMaterialized numPartitionsFailed
       } } }

@@ -77,10 +77,11 @@ def serve(
     """Start the HTTP API (/api/v1, /docs) and the collectors' web page (/) on the configured Postgres."""
     import uvicorn
 
+    from ornament_pipeline.config import get_settings
     from ornament_pipeline.server.app import create_app
-    from ornament_pipeline.server.config import server_config_from_env
+    from ornament_pipeline.server.config import server_config
 
-    config = server_config_from_env()
+    config = server_config(get_settings())
     app = create_app(_engine(), config)
     reads = "open to anyone" if config.open_reads else "need an API key"
     typer.echo(f"serving http://{host}:{port}/ (API at /api/v1, docs at /docs; reads {reads})")

@@ -100,6 +100,9 @@ def test_backfill_of_one_vendor_through_graphql(dagster: Dagster, replica: Repli
     assert {run["status"] for run in runs} == {"SUCCESS"}
     assert sorted({tag["value"] for run in runs for tag in run["tags"] if tag["key"] == "dagster/partition"}) == sorted(
         partitions)
+    # dagster.yaml's run-tag limit: one run of a vendor at a time, so a backfill never hammers its site.
+    spans = sorted((run["startTime"], run["endTime"]) for run in runs)
+    assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:], strict=False)), spans
     counts = {tuple(s["assetKey"]["path"]): s for s in status["assetBackfillData"]["assetBackfillStatuses"]}
     for asset in ("vendor_listings", "products", "price_history"):
         assert counts[(asset,)]["numPartitionsMaterialized"] == len(partitions), counts[(asset,)]

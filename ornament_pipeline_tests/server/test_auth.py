@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from ornament_pipeline.server.app import create_app
 from ornament_pipeline.server.auth import create_key, hash_key
-from ornament_pipeline.server.config import ServerConfig, server_config_from_env
+from ornament_pipeline.server.config import ServerConfig, server_config
 from ornament_pipeline.server.queries.api_keys import revoke_key
 
 from .conftest import DEAD_DAGSTER
@@ -106,18 +106,22 @@ def test_health_needs_no_key(client: TestClient) -> None:
     assert client.get("/api/v1/health").json() == {"status": "ok", "database": "ok", "version": "1"}
 
 
-def test_server_config_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_server_config_from_config_and_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from ornament_pipeline.config import ConfigError, load_settings
+
     monkeypatch.delenv("ORNAMENTS_API_OPEN_READS", raising=False)
     monkeypatch.delenv("DAGSTER_URL", raising=False)
-    assert server_config_from_env() == ServerConfig(False, "http://127.0.0.1:3000")
-    monkeypatch.setenv("ORNAMENTS_API_OPEN_READS", "TRUE")
+    path = tmp_path / "c.json"
+    path.write_text('{"vendors": {}}')
+    assert server_config(load_settings(path)) == ServerConfig(False, "http://127.0.0.1:3000")
+    path.write_text('{"vendors": {}, "server": {"open_reads": true, "dagster_url": "http://ops:3000/"}}')
+    assert server_config(load_settings(path)) == ServerConfig(True, "http://ops:3000")
+    monkeypatch.setenv("ORNAMENTS_API_OPEN_READS", "FALSE")  # the environment overrides the file
     monkeypatch.setenv("DAGSTER_URL", "http://dagster:3000/")
-    assert server_config_from_env() == ServerConfig(True, "http://dagster:3000")
+    assert server_config(load_settings(path)) == ServerConfig(False, "http://dagster:3000")
     monkeypatch.setenv("ORNAMENTS_API_OPEN_READS", "maybe")
-    from ornament_pipeline.config import ConfigError
-
-    with pytest.raises(ConfigError, match="ORNAMENTS_API_OPEN_READS"):
-        server_config_from_env()
+    with pytest.raises(ConfigError, match="server.open_reads: Input should be a valid boolean"):
+        load_settings(path)
 
 
 def test_cli_create_list_revoke(warehouse_url: str, monkeypatch: pytest.MonkeyPatch, app) -> None:
