@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
 
 from ornament_pipeline.server import web
 from ornament_pipeline.server.auth import KeyChecker
@@ -26,7 +26,10 @@ def create_app(engine: Engine, config: ServerConfig | None = None) -> FastAPI:
     # FastAPIOffline serves Swagger UI's files itself: /docs works without reaching a CDN.
     app = FastAPIOffline(title="ornament_pipeline API", version="1.0.0", description=DESCRIPTION,
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
-    app.state.engine = engine
+    # Requests are single statements or read-only: autocommit spares each one a BEGIN and a ROLLBACK round trip,
+    # and without pre-ping a checkout costs none (a connection broken by a database restart fails one request).
+    app.state.engine = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_pre_ping=False,
+                                     pool_size=10, max_overflow=10, pool_recycle=1800)
     app.state.server_config = config or ServerConfig()
     app.state.key_checker = KeyChecker()
     install_error_handlers(app)
