@@ -9,9 +9,9 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ornament_pipeline.vendors import LIVE_BASE_URLS, VENDOR_KEYS, base_url_env_var
 
@@ -20,6 +20,15 @@ TRACKABLE_FIELDS = ("price", "availability", "name", "sku", "condition", "item_n
 
 class ConfigError(Exception):
     """A configuration problem, already phrased for a person: file, key, reason."""
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value.rstrip("/")
+
+
+HttpUrlText = Annotated[str, AfterValidator(_http_url)]
 
 
 class _Strict(BaseModel):
@@ -37,16 +46,10 @@ class Politeness(_Strict):
 
 
 class VendorConfig(_Strict):
-    base_url: str
+    base_url: HttpUrlText
     enabled: bool = True
     politeness: Politeness = Politeness()
 
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
 
 
 class DatabaseConfig(_Strict):
@@ -98,14 +101,8 @@ class SchedulesConfig(_Strict):
 
 class ServerSettings(_Strict):
     open_reads: bool = False  # GET routes of the HTTP API without a key
-    dagster_url: str = "http://127.0.0.1:3000"  # where POST /api/v1/syncs and `ornaments sync` launch
+    dagster_url: HttpUrlText = "http://127.0.0.1:3000"  # where POST /api/v1/syncs and `ornaments sync` launch
 
-    @field_validator("dagster_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
 
 
 class Settings(_Strict):
