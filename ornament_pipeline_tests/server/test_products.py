@@ -8,6 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from ornament_pipeline.server.models import HistoryVersion, Product, ProductHistory, ProductPage
+
 PRODUCTS = "/api/v1/products"
 
 
@@ -124,6 +126,30 @@ def test_one_product_and_404(reader: TestClient, engine: Engine) -> None:
     response = reader.get(f"{PRODUCTS}/999999999")
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     assert reader.get(f"{PRODUCTS}/999999999/history").status_code == 404
+
+
+def test_hot_routes_bodies_are_exactly_their_models(reader: TestClient, engine: Engine) -> None:
+    """Search, product and history skip response-model validation (server/bodies.py): their bodies must still
+    be what the OpenAPI schema promises, field for field, in the models' own JSON format."""
+    product_id = sql(engine, "SELECT product_id FROM price_history GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")[0][0]
+    cursor = reader.get(PRODUCTS, params={"limit": 2, "sort": "price"}).json()["next_cursor"]
+    cases = [
+        (f"{PRODUCTS}?limit=5&sort=updated&order=desc", ProductPage),
+        (f"{PRODUCTS}?limit=2&sort=price&cursor={cursor}", ProductPage),
+        (f"{PRODUCTS}?q=zzz-no-such-text", ProductPage),
+        (f"{PRODUCTS}/{product_id}", Product),
+        (f"{PRODUCTS}/{product_id}/history", ProductHistory),
+        (f"{PRODUCTS}/{product_id}/history?limit=1", ProductHistory),
+    ]
+    for path, model in cases:
+        response = reader.get(path)
+        assert response.status_code == 200 and response.headers["content-type"] == "application/json", path
+        body = response.json()
+        assert model.model_validate(body).model_dump(mode="json") == body, path
+    items = reader.get(PRODUCTS, params={"limit": 3}).json()["items"] + [reader.get(f"{PRODUCTS}/{product_id}").json()]
+    assert all(set(item) == set(Product.model_fields) for item in items)
+    versions = reader.get(f"{PRODUCTS}/{product_id}/history").json()["versions"]
+    assert versions and all(set(v) == set(HistoryVersion.model_fields) for v in versions)
 
 
 def test_history_is_every_version_oldest_first(reader: TestClient, engine: Engine) -> None:

@@ -8,6 +8,8 @@ from datetime import datetime
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
+from ornament_pipeline.server.queries.rows import fetch_one
+
 
 class KeyNameTaken(ValueError):
     """An API key of that name exists already (revoked keys keep their name)."""
@@ -56,8 +58,8 @@ def revoke_key(conn: Connection, name: str) -> bool:
 
 
 def key_by_prefix(conn: Connection, prefix: str) -> StoredKey | None:
-    row = conn.execute(text(f"SELECT {_COLUMNS} FROM api_keys WHERE prefix = :prefix"), {"prefix": prefix}).first()
-    return StoredKey(*row) if row else None
+    row = fetch_one(conn, f"SELECT {_COLUMNS} FROM api_keys WHERE prefix = :prefix", {"prefix": prefix})
+    return StoredKey(**row) if row else None
 
 
 def touch_key(conn: Connection, key_id: int) -> None:

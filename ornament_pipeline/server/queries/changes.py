@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
+from ornament_pipeline.server.queries.rows import fetch_dicts
 from ornament_pipeline.warehouse.change_stream import stream_watermark
 
 _FEED = """
@@ -54,4 +55,4 @@ def change_feed(conn: Connection, after: tuple[int, int], limit: int, product_id
             filters.append(f"AND {column} = :{name}")
             params[name] = value
     sql = _FEED.format(filters=" ".join(filters))
-    return [dict(row) for row in conn.execute(text(sql), params).mappings()]
+    return fetch_dicts(conn, sql, params)

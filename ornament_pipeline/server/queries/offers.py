@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from ornament_pipeline.server.queries.rows import fetch_dicts
+
 _OFFERS = """
 WITH current AS (
     SELECT id AS product_id, vendor, COALESCE(condition, '') AS condition, name, price, availability, link,
@@ -32,7 +34,7 @@ ORDER BY price NULLS LAST, vendor, product_id"""
 
 def ornament_offers(conn: Connection, item_number: str) -> list[dict[str, Any]] | None:
     """Current offers, cheapest first; None when no listing ever carried this item number."""
-    rows = [dict(row) for row in conn.execute(text(_OFFERS), {"item_number": item_number}).mappings()]
+    rows = fetch_dicts(conn, _OFFERS, {"item_number": item_number})
     if rows:
         return rows
     known = conn.execute(text("SELECT 1 FROM products WHERE item_number = :item_number LIMIT 1"),

@@ -8,9 +8,10 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from ornament_pipeline.server.cursors import bad_cursor, decode_cursor, encode_cursor
+from ornament_pipeline.server.queries.rows import fetch_dicts, fetch_one
 
 PRODUCT_COLUMNS = (
     "p.id, p.vendor, p.vendor_id, p.sku, p.item_number, p.condition, p.name, p.price, p.brand, p.availability,"
@@ -149,7 +150,7 @@ def search_products(
            f"{' WHERE ' + ' AND '.join(clauses) if clauses else ''}"
            f" ORDER BY {', '.join(f'{expr} {direction}' for expr in keys)} LIMIT :limit")
     params["limit"] = limit + 1
-    rows = [dict(row) for row in conn.execute(text(sql), params).mappings()]
+    rows = fetch_dicts(conn, sql, params)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -162,9 +163,7 @@ def search_products(
 
 
 def get_product(conn: Connection, product_id: int) -> dict[str, Any] | None:
-    row = conn.execute(text(f"SELECT {PRODUCT_COLUMNS} FROM products p WHERE p.id = :id"), {"id": product_id})
-    found = row.mappings().first()
-    return dict(found) if found else None
+    return fetch_one(conn, f"SELECT {PRODUCT_COLUMNS} FROM products p WHERE p.id = :id", {"id": product_id})
 
 
 _HISTORY = """
@@ -190,7 +189,7 @@ def product_history(
         except (ValueError, TypeError):
             raise bad_cursor("not a cursor returned by this API") from None
         after = "AND (valid_from, id) > (:c0, :c1)"
-    rows = [dict(row) for row in conn.execute(text(_HISTORY.format(after=after)), params).mappings()]
+    rows = fetch_dicts(conn, _HISTORY.format(after=after), params)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -212,8 +211,8 @@ GROUP BY release_year ORDER BY release_year"""
 
 
 def vendor_counts(conn: Connection) -> dict[str, dict[str, Any]]:
-    return {row["vendor"]: dict(row) for row in conn.execute(text(_VENDOR_COUNTS)).mappings()}
+    return {row["vendor"]: row for row in fetch_dicts(conn, _VENDOR_COUNTS)}
 
 
 def year_counts(conn: Connection, vendor: str | None) -> list[dict[str, Any]]:
-    return [dict(row) for row in conn.execute(text(_YEAR_COUNTS), {"vendor": vendor}).mappings()]
+    return fetch_dicts(conn, _YEAR_COUNTS, {"vendor": vendor})

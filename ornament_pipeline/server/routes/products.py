@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from ornament_pipeline.server.auth import Access, read_access
+from ornament_pipeline.server.bodies import RowsJSON
 from ornament_pipeline.server.deps import run_db
 from ornament_pipeline.server.errors import ERROR_RESPONSES, NOT_FOUND, ApiError
 from ornament_pipeline.server.models import Product, ProductHistory, ProductPage
@@ -52,7 +53,7 @@ async def list_products(
     order: Literal["asc", "desc"] = "asc",
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
-) -> dict:
+) -> RowsJSON:
     """Listings matching every given filter; delisted ones only with `include_delisted`. Pages are stable
     under concurrent syncs (keyset pagination): pass `next_cursor` back as `cursor` with the same sort."""
     filters = ProductFilters(
@@ -62,7 +63,7 @@ async def list_products(
     )
     rows, next_cursor = await run_db(request, access,
                                      lambda conn, _: search_products(conn, filters, sort, order, limit, cursor))
-    return {"items": rows, "next_cursor": next_cursor, "limit": limit, "sort": sort, "order": order}
+    return RowsJSON({"items": rows, "next_cursor": next_cursor, "limit": limit, "sort": sort, "order": order})
 
 
 @router.get("/products/{product_id}", response_model=Product, responses=NOT_FOUND, summary="One listing")
@@ -70,11 +71,11 @@ async def read_product(
     product_id: ProductId,
     request: Request,
     access: Annotated[Access, Depends(read_access)],
-) -> dict:
+) -> RowsJSON:
     row = await run_db(request, access, lambda conn, _: get_product(conn, product_id))
     if row is None:
         raise ApiError(404, "not_found", f"no product {product_id}")
-    return row
+    return RowsJSON(row)
 
 
 @router.get("/products/{product_id}/history", response_model=ProductHistory, responses=NOT_FOUND,
@@ -85,11 +86,11 @@ async def read_history(
     access: Annotated[Access, Depends(read_access)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
     cursor: Cursor = None,
-) -> dict:
+) -> RowsJSON:
     def work(conn, _):
         rows, next_cursor = product_history(conn, product_id, limit, cursor)
         if not rows and not cursor and get_product(conn, product_id) is None:
             raise ApiError(404, "not_found", f"no product {product_id}")
         return {"product_id": product_id, "versions": rows, "next_cursor": next_cursor}
 
-    return await run_db(request, access, work)
+    return RowsJSON(await run_db(request, access, work))

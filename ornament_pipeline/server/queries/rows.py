@@ -1,0 +1,37 @@
+"""Read rows as plain dicts straight from the driver's cursor.
+
+The API's hot reads return a page of rows that go out as JSON at once; SQLAlchemy's Result and Row layers
+cost more than the query itself on small queries (measured in benchmarks/api_bench.py), so reads take the
+DBAPI cursor of the same pooled connection. SQL keeps SQLAlchemy's `:name` parameters, compiled once per
+statement text to the driver's own style; values are always bound, never formatted into the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import Dialect
+
+
+@lru_cache(maxsize=1024)
+def _driver_sql(sql: str, dialect: Dialect) -> str:
+    return str(text(sql).compile(dialect=dialect))
+
+
+def fetch_dicts(conn: Connection, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every row of `sql` as a dict keyed by column name, on `conn`'s connection (and transaction)."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(_driver_sql(sql, conn.dialect), params or {})
+        columns = [column[0] for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
+def fetch_one(conn: Connection, sql: str, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    rows = fetch_dicts(conn, sql, params)
+    return rows[0] if rows else None
