@@ -9,8 +9,8 @@ Run: `.venv/bin/python benchmarks/api_bench.py [--days 3] [--seconds 10] [--conn
    and a history read, plus the API key lookup every request makes.
 3. SQL alone: N threads (for each N in `--connections`), each with its own psycopg2 connection, run those
    statements back to back for `--seconds`.
-4. API: `ornaments serve`'s app in its own process (one uvicorn worker), with an API key checked on every
-   request, loaded by `wrk` (Debian package `wrk`) with N connections on loopback for `--seconds`.
+4. API: `ornaments serve --workers W --no-access-log` (W = `--workers`, default the CPU count), with an API key
+   checked on every request, loaded by `wrk` (Debian package `wrk`) with N connections on loopback for `--seconds`.
 It prints requests/second and p50/p99 latency for both, and the API/SQL ratios (target: p99 under 3x).
 """
 
@@ -24,15 +24,17 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import psycopg2
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,15 +54,6 @@ KEY_LOOKUP = ("SELECT id, name, scope, prefix, key_hash, created_at, revoked_at,
               " WHERE prefix = %(prefix)s")
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
-SERVE = """
-import sys, uvicorn
-from sqlalchemy import create_engine
-from ornament_pipeline.server.app import create_app
-from ornament_pipeline.server.config import ServerConfig
-engine = create_engine(sys.argv[1], pool_size=16, max_overflow=8)
-uvicorn.run(create_app(engine, ServerConfig(open_reads=False)), host="127.0.0.1", port=int(sys.argv[2]),
-            log_level="warning", access_log=False)
-"""
 
 
 def free_port() -> int:
@@ -69,19 +62,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def capture_sql(engine, call) -> list[tuple[str, Any]]:
-    """The statements (psycopg2 form) and parameters `call(conn)` executes."""
+def capture_sql(url: str, call) -> list[tuple[str, Any]]:
+    """The statements (psycopg2 form) and parameters `call(conn)` executes, recorded by the driver's cursor
+    (the API's reads skip SQLAlchemy's execution events, see server/queries/rows.py)."""
     captured: list[tuple[str, Any]] = []
 
-    def record(conn, cursor, statement, parameters, context, executemany):
-        captured.append((statement, parameters))
+    class RecordingCursor(psycopg2.extensions.cursor):
+        def execute(self, query, vars=None):  # noqa: A002 - psycopg2's own parameter name
+            captured.append((query, vars))
+            return super().execute(query, vars)
 
-    event.listen(engine, "before_cursor_execute", record)
+    engine = create_engine(sqlalchemy_url(url), connect_args={"cursor_factory": RecordingCursor})
     try:
         with engine.connect() as conn:
             call(conn)
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        engine.dispose()
     return captured
 
 
@@ -140,17 +136,23 @@ def wrk_load(url: str, key: str, seconds: float, connections: int) -> dict[str, 
     return {"rps": rps, "p50_ms": latency("50"), "p99_ms": latency("99")}
 
 
-def start_api(url: str, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", SERVE, sqlalchemy_url(url), str(port)], cwd=ROOT)
-    deadline = time.monotonic() + 30
+def start_api(url: str, port: int, workers: int) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": url, "ORNAMENTS_API_OPEN_READS": "false"}
+    command = [str(Path(sys.executable).with_name("ornaments")), "serve", "--port", str(port),
+               "--workers", str(workers), "--no-access-log"]
+    log = tempfile.TemporaryFile()  # uvicorn's own lines; shown only if the server fails to start
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=1) as response:
+                if response.status == 200:
+                    return proc
         except OSError:
-            time.sleep(0.1)
+            time.sleep(0.2)
     proc.kill()
-    raise SystemExit("the API server did not start")
+    log.seek(0)
+    raise SystemExit(f"the API server did not start:\n{log.read().decode(errors='replace')}")
 
 
 def measure(args: argparse.Namespace, url: str, engine) -> None:
@@ -168,15 +170,15 @@ def measure(args: argparse.Namespace, url: str, engine) -> None:
     auth = (KEY_LOOKUP, {"prefix": key[4:12]})
     cases = {
         "filtered product search": (
-            [auth, *capture_sql(engine, lambda c: search_products(c, SEARCH, "price", "asc", 50, None))],
+            [auth, *capture_sql(url, lambda c: search_products(c, SEARCH, "price", "asc", 50, None))],
             SEARCH_PATH),
         "history read": (
-            [auth, *capture_sql(engine, lambda c: product_history(c, product_id, 1000, None))],
+            [auth, *capture_sql(url, lambda c: product_history(c, product_id, 1000, None))],
             f"/api/v1/products/{product_id}/history"),
     }
     levels = [int(n) for n in args.connections.split(",")]
     port = free_port()
-    api = start_api(url, port)
+    api = start_api(url, port, args.workers)
     try:
         dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         print(f"{args.seconds:.0f}s per measurement; SQL = the API's own statements (key lookup + query) over"
@@ -206,6 +208,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", default="1,8", help="comma-separated concurrency levels")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="`ornaments serve --workers`")
     parser.add_argument("--admin-url", default=os.environ.get(
         "BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()

@@ -73,16 +73,22 @@ def revoke(name: str = typer.Argument(..., help="The key's name")) -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on"),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on"),
+    workers: int = typer.Option(1, "--workers", min=1, max=64,
+                                help="Server processes; about one per CPU core for the most requests per second"),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log a line per request"),
 ) -> None:
     """Start the HTTP API (/api/v1, /docs) and the collectors' web page (/) on the configured Postgres."""
+    import os
+
     import uvicorn
 
-    from ornament_pipeline.config import get_settings
-    from ornament_pipeline.server.app import create_app
     from ornament_pipeline.server.config import server_config
 
+    # Resolve (and start, if embedded) the database once here; worker processes inherit its URL.
+    os.environ["DATABASE_URL"] = _engine().url.render_as_string(hide_password=False)
     config = server_config(get_settings())
-    app = create_app(_engine(), config)
     reads = "open to anyone" if config.open_reads else "need an API key"
-    typer.echo(f"serving http://{host}:{port}/ (API at /api/v1, docs at /docs; reads {reads})")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    typer.echo(f"serving http://{host}:{port}/ (API at /api/v1, docs at /docs; reads {reads};"
+               f" {workers} worker{'s' if workers > 1 else ''})")
+    uvicorn.run("ornament_pipeline.server.app:serving_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info", access_log=access_log)

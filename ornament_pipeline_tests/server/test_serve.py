@@ -11,16 +11,19 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_ornaments_serve(warehouse_url: str, read_key: str) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ornaments_serve(warehouse_url: str, read_key: str, workers: int) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "DATABASE_URL": warehouse_url, "ORNAMENTS_API_OPEN_READS": "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "ornament_pipeline.cli", "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "ornament_pipeline.cli", "serve", "--port", str(port),
+                             "--workers", str(workers)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -44,3 +47,4 @@ def test_ornaments_serve(warehouse_url: str, read_key: str) -> None:
             proc.kill()
             output, _ = proc.communicate()
     assert read_key not in output  # keys never reach the logs, access log included
+    assert f"{workers} worker" in output and output.count("Started server process") == workers, output
