@@ -1,4 +1,5 @@
-"""robots.txt: fetched once per site and process (httpx, our User-Agent), parsed with Protego."""
+"""robots.txt: fetched once per site and process (httpx, our User-Agent), parsed with Protego, and
+fetched again once it is older than the vendor's `politeness.robots_ttl_seconds`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from protego import Protego
 
 log = logging.getLogger(__name__)
 
-ROBOTS_TTL_SECONDS = 3600.0
+DEFAULT_TTL_SECONDS = 3600.0  # Politeness.robots_ttl_seconds' default
 _cache: dict[str, tuple[float, Protego | None]] = {}
 _lock = threading.Lock()
 
@@ -38,15 +39,21 @@ def _download(base_url: str, user_agent: str, attempts: int = 3) -> Protego | No
 class RobotsPolicy:
     """Whether a URL may be fetched, and the site's Crawl-delay, for one user agent."""
 
-    def __init__(self, base_url: str, user_agent: str, robots_token: str = "ornament_pipeline") -> None:
+    def __init__(self, base_url: str, user_agent: str, robots_token: str = "ornament_pipeline",
+                 ttl_seconds: float = DEFAULT_TTL_SECONDS) -> None:
+        if ttl_seconds <= 0:
+            raise ValueError("ttl_seconds must be > 0")
         self.base_url = base_url.rstrip("/")
         self.user_agent = user_agent
         self.token = robots_token
+        self.ttl_seconds = ttl_seconds
 
     def _rules(self) -> Protego | None:
         with _lock:
+            # The cache is per site and shared by every policy of the process; each policy judges an
+            # entry's age by its own TTL, so a shorter TTL never waits on a longer one.
             cached = _cache.get(self.base_url)
-            if cached and time.monotonic() - cached[0] < ROBOTS_TTL_SECONDS:
+            if cached and time.monotonic() - cached[0] < self.ttl_seconds:
                 return cached[1]
         rules = _download(self.base_url, self.user_agent)
         with _lock:

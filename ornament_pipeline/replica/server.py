@@ -29,14 +29,18 @@ from ornament_pipeline.replica.clock import day_state, truth
 from ornament_pipeline.replica.faults import FaultDice, FaultSpecError, parse_faults
 from ornament_pipeline.replica.sites import SITES, Site
 from ornament_pipeline.replica.sites.common import Page
-from ornament_pipeline.vendors import VENDOR_KEYS
+from ornament_pipeline.vendors import HALLMARK_ORNAMENTS, HOOKEDONHALLMARK, VENDOR_KEYS
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
 DEFAULT_PORTS = (8701, 8702, 8703)
 DEFAULT_ADMIN_PORT = 8700
 CACHE_LIMIT = 60_000  # pages per site; a full site is ~12k product pages plus listing pages
-OPTIONS = {"index_layout": ("columns-5", "sub-categories")}  # hookedonhallmark's year-index layout
+# Site options per vendor, each with its allowed values (the first is the default).
+OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    HOOKEDONHALLMARK: {"index_layout": ("columns-5", "sub-categories")},  # the year-index layout
+    HALLMARK_ORNAMENTS: {"tiles": ("plain", "hover", "hover-trusted", "hover-broken")},  # ids only on hover?
+}
 
 
 class Replica:
@@ -69,9 +73,10 @@ class Replica:
         self.cache = {v: {} for v in VENDOR_KEYS}  # robots.txt depends on the plan
 
     def set_options(self, vendor: str, options: dict[str, str]) -> None:
-        for key, value in options.items():
-            if key not in OPTIONS or value not in OPTIONS[key]:
-                raise ValueError(f"unknown option {key}={value!r}; known: {OPTIONS}")
+        known = OPTIONS.get(vendor, {})
+        for key, value in options.items():  # all checked before any is applied
+            if key not in known or value not in known[key]:
+                raise ValueError(f"unknown option {key}={value!r} for {vendor}; known: {known}")
         self.options[vendor].update(options)
         self.cache[vendor] = {}
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import time
+from urllib.parse import urlsplit
 
 import pytest
+from pydantic import ValidationError
 
 from ornament_pipeline.config import Politeness
 from ornament_pipeline.integrations import DriverPool, ScrapeError, get_integration
 from ornament_pipeline.vendors import VENDOR_KEYS
 
-from .conftest import make_settings
+from .conftest import FAST, make_settings
 from .test_replica import comparable
 
 pytestmark = pytest.mark.browser
@@ -69,6 +71,33 @@ def test_robots_txt_is_obeyed(clean_replica, settings, pool, no_cache):
     with pytest.raises(ScrapeError, match="robots.txt"):
         integration.get_ornament_by_url(listing.link)
     assert integration.fetcher.pages_loaded == 0
+
+
+def test_robots_txt_is_read_again_after_its_ttl(clean_replica, pool, no_cache):
+    """politeness.robots_ttl_seconds: a new Disallow is seen once the cached robots.txt is older than
+    the TTL, and not before."""
+    vendor, ttl = "ornament_shop_com", 2.0
+    settings = make_settings(clean_replica.base_urls, FAST.model_copy(update={"robots_ttl_seconds": ttl}))
+    integration = get_integration(vendor, settings, pool, cache=no_cache)
+    listing = clean_replica.truth(vendor, 1975)[0]
+    with pool.acquire():
+        pass  # a browser started beforehand, so the fetch within the TTL is quick
+    policy = integration.fetcher.robots  # creating the fetcher reads robots.txt (for Crawl-delay)
+    read_at = time.monotonic()
+    assert policy is not None and policy.ttl_seconds == ttl
+    clean_replica.set_faults(f"{vendor}:robots={urlsplit(listing.link).path}")
+    assert integration.get_ornament_by_url(listing.link) == listing  # the cached copy still allows it
+    assert time.monotonic() - read_at < ttl  # (so the fetch above was within the TTL)
+    time.sleep(max(0.0, read_at + ttl + 0.1 - time.monotonic()))
+    loaded = integration.fetcher.pages_loaded
+    with pytest.raises(ScrapeError, match="disallowed by robots.txt"):
+        integration.get_ornament_by_url(listing.link)
+    assert integration.fetcher.pages_loaded == loaded  # refused without a request
+
+
+def test_robots_ttl_must_be_positive():
+    with pytest.raises(ValidationError, match="robots_ttl_seconds"):
+        Politeness(robots_ttl_seconds=0)
 
 
 def test_slow_page_times_out_and_the_browser_is_replaced(clean_replica, replica, no_cache):

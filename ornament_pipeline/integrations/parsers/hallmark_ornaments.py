@@ -30,7 +30,17 @@ VENDOR = HALLMARK_ORNAMENTS
 YEAR_INDEX_PATH = "/Hallmark-Ornaments-By-Year_c_200.html"
 TILE_SELECTOR = "[data-catalogid], .product-item, .productBlock, .product-block, .product"
 _TILE_CLASSES = TILE_SELECTOR
-WAIT_SELECTOR = "#productCategoryBlock a[href]"
+
+
+def _in_block(*selectors: str) -> str:
+    """A CSS selector list with every member scoped to `#productCategoryBlock`."""
+    return ", ".join(f"#productCategoryBlock {s.strip()}" for s in selectors)
+
+
+BLOCK_TILE_SELECTOR = _in_block(*TILE_SELECTOR.split(","))
+# What the browser waits for on a year page: product links, or tiles, since tiles that show their
+# quick-view link only on hover hold no link until they are hovered.
+WAIT_SELECTOR = _in_block("a[href]", *TILE_SELECTOR.split(","))
 
 
 def parse_year_index(source: str, page_url: str) -> dict[int, str]:

@@ -6,6 +6,12 @@ event, so a plain GET of a year page shows no products; `#productCategoryBlock` 
 `data-loaded="true"` once the tiles are in. `?viewall=1` lists everything on one page; paged URLs
 are `<year>_c_<id>-<page>-3.html`. Product and quick-view pages carry `_3d_item` in a head script
 (numbers for odd catalog ids, strings for even ones) and a JSON-LD `Product` on every other page.
+
+Option `tiles` (README.md): `plain` tiles carry `data-catalogid`, a `_p_<id>` name link and the
+quick-view link. In the hover modes a tile shows no product id at all (the name is text) until the
+pointer enters it: a `mouseenter` handler inserts the quick-view link and `mouseleave` removes it,
+as the live theme does. `hover-trusted` ignores synthetic (script-dispatched) events, so only real
+pointer input reveals the link; `hover-broken` reveals a quick-view link without an id (`href="#"`).
 """
 
 from __future__ import annotations
@@ -41,28 +47,49 @@ ARTISTS = ("Ed Seale", "Linda Sickman", "Duane Unruh", "Don Palmiter", "Robert C
            "Joyce Lyle", "John Francis (Collin)", "Sue Tague", "Katrina Bricker")
 
 # Builds the tiles after `load`, from the category's JSON, the way the live theme's scripts do.
+# `__MODE__` is the `tiles` option (a JSON string), filled in by `category()`.
 TILE_SCRIPT = """<script>
 window.addEventListener('load', function () {
+  var mode = __MODE__;
   var block = document.getElementById('productCategoryBlock');
   fetch(block.getAttribute('data-src'), {credentials: 'same-origin'})
     .then(function (r) { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.json(); })
     .then(function (data) {
       data.products.forEach(function (p) {
+        var quickView = function () {
+          var qv = document.createElement('a'); qv.className = 'quickview'; qv.textContent = 'Quick View';
+          qv.setAttribute('href', mode === 'hover-broken' ? '#' : 'product.asp?lt_c=1&itemid=' + p.catalogid + '&qv=1');
+          return qv;
+        };
         var tile = document.createElement('div');
         tile.className = 'product-item';
-        tile.setAttribute('data-catalogid', String(p.catalogid));
         var name = document.createElement('div'); name.className = 'name';
-        var a = document.createElement('a'); a.setAttribute('href', p.url); a.textContent = p.name;
-        name.appendChild(a); tile.appendChild(name);
+        if (mode === 'plain') {
+          tile.setAttribute('data-catalogid', String(p.catalogid));
+          var a = document.createElement('a'); a.setAttribute('href', p.url); a.textContent = p.name;
+          name.appendChild(a);
+        } else {
+          name.textContent = p.name;  // no product link: the quick view is the way in
+        }
+        tile.appendChild(name);
         var price = document.createElement('div'); price.className = 'price';
         var span = document.createElement('span'); span.className = 'regular-price'; span.textContent = p.price;
         price.appendChild(span); tile.appendChild(price);
         var status = document.createElement('div'); status.className = 'status';
         var av = document.createElement('span'); av.className = 'availability'; av.textContent = p.stock;
         status.appendChild(av); tile.appendChild(status);
-        var qv = document.createElement('a'); qv.className = 'quickview'; qv.textContent = 'Quick View';
-        qv.setAttribute('href', 'product.asp?lt_c=1&itemid=' + p.catalogid + '&qv=1');
-        tile.appendChild(qv);
+        if (mode === 'plain') {
+          tile.appendChild(quickView());
+        } else {
+          tile.addEventListener('mouseenter', function (e) {
+            if (mode === 'hover-trusted' && !e.isTrusted) { return; }
+            if (!tile.querySelector('a.quickview')) { tile.appendChild(quickView()); }
+          });
+          tile.addEventListener('mouseleave', function () {
+            var qv = tile.querySelector('a.quickview');
+            if (qv) { qv.remove(); }
+          });
+        }
         block.appendChild(tile);
       });
       block.setAttribute('data-loaded', 'true');
@@ -115,7 +142,8 @@ class HallmarkOrnaments:
             return self.product(self.products[path], noprice, quick=False)
         m = PAGED.match(path)
         if m and int(m[1]) in self.ids and self.ids[int(m[1])] == int(m[2]):
-            return self.category(int(m[1]), int(m[3] or 1), query.get("viewall") == "1")
+            return self.category(int(m[1]), int(m[3] or 1), query.get("viewall") == "1",
+                                 options.get("tiles", "plain"))
         return NOT_FOUND
 
     def _chrome(self, title: str, content: str, head: str = "") -> Page:
@@ -137,7 +165,7 @@ class HallmarkOrnaments:
         menu = '<div id="categoryMenu"><ul class="subcategories">\n' + "\n".join(links) + "\n</ul></div>"
         return self._chrome("Hallmark Ornaments By Year", f"<h1>Hallmark Ornaments By Year</h1>\n{menu}")
 
-    def category(self, year: int, page: int, viewall: bool) -> Page:
+    def category(self, year: int, page: int, viewall: bool, tiles: str = "plain") -> Page:
         items = self.items.get(year, [])
         pages = max(1, -(-len(items) // self.page_size))
         if page > pages:
@@ -155,7 +183,8 @@ class HallmarkOrnaments:
         content = (f"<h1>{year} Hallmark Ornaments</h1>\n"
                    f'<div class="product-count">Total number of products: {len(items)}</div>\n'
                    f'<div id="productCategoryBlock" data-src="{esc(src)}"></div>\n{paging}')
-        return self._chrome(f"{year} Hallmark Ornaments", content, STYLE + TILE_SCRIPT)
+        return self._chrome(f"{year} Hallmark Ornaments", content,
+                            STYLE + TILE_SCRIPT.replace("__MODE__", json.dumps(tiles)))
 
     def tiles_json(self, query: dict[str, str]) -> Page:
         cid = int_param(query, "catid", 0)
