@@ -43,12 +43,16 @@ class Politeness(_Strict):
     backoff_base_seconds: float = Field(2.0, ge=0)
     backoff_max_seconds: float = Field(120.0, ge=0)
     page_timeout_seconds: float = Field(30.0, gt=0)
+    robots_ttl_seconds: float = Field(3600.0, gt=0)  # how long a fetched robots.txt is trusted
 
 
 class VendorConfig(_Strict):
     base_url: HttpUrlText
     enabled: bool = True
     politeness: Politeness = Politeness()
+    # Pages the integration knows to be server-rendered: read with an in-page fetch() ("fetch", about 4x
+    # cheaper) or by navigating to them ("navigate"). Pages built by script are always navigated to.
+    static_pages: Literal["fetch", "navigate"] = "fetch"
 
 
 

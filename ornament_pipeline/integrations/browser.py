@@ -98,6 +98,7 @@ class PooledDriver:
     profile: str | None
     pages: int = 0
     broken: bool = False
+    origin: str | None = None  # scheme://host of the document loaded now (None: none, or an error page)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def mark_broken(self) -> None:

@@ -1,6 +1,9 @@
 """The one place for fetch policy: robots.txt, per-vendor delay and concurrency, retries with
 exponential backoff + jitter honouring Retry-After, and HTTP status detection through WebDriver.
 
+Pages the integration marks as server-rendered are read with an in-page `fetch()` (see in_page.py), which
+reports status and headers itself; the others are navigated to.
+
 WebDriver does not expose HTTP status codes. Every driver runs with Chromium's performance log
 (`goog:loggingPrefs: {performance: ALL}`, network events only); after `driver.get(url)` the fetcher
 reads that log once and takes the first `Network.responseReceived` of type `Document`: the main
@@ -30,6 +33,12 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from ornament_pipeline.config import Politeness, Settings
 from ornament_pipeline.integrations.browser import DriverPool, PooledDriver, user_agent
 from ornament_pipeline.integrations.errors import ParseError, ScrapeError
+from ornament_pipeline.integrations.in_page import (
+    InPageFetchTimeout,
+    InPageFetchUnavailable,
+    fetch_in_page,
+    origin,
+)
 from ornament_pipeline.integrations.parsers.common import PageShapeError
 from ornament_pipeline.integrations.robots import RobotsPolicy
 
@@ -181,17 +190,23 @@ def status_from_page(html: str) -> int | None:
 class Fetcher:
     """Fetches pages of one vendor site through the pool, politely, and parses them."""
 
-    def __init__(self, vendor: str, base_url: str, settings: Settings, policy: Politeness, pool: DriverPool) -> None:
+    def __init__(self, vendor: str, base_url: str, settings: Settings, policy: Politeness, pool: DriverPool,
+                 static_pages: str = "fetch") -> None:
         self.vendor = vendor
+        self.fetch_static_pages = static_pages == "fetch"
         self.base_url = base_url.rstrip("/")
         self.policy = policy
         self.pool = pool
-        self.robots = RobotsPolicy(self.base_url, user_agent(settings)) if policy.obey_robots_txt else None
+        self.robots = (
+            RobotsPolicy(self.base_url, user_agent(settings), ttl_seconds=policy.robots_ttl_seconds)
+            if policy.obey_robots_txt else None
+        )
         delay = policy.min_delay_seconds
         if self.robots is not None:
             delay = max(delay, self.robots.crawl_delay() or 0.0)
         self.throttle = throttle_for(vendor, self.base_url, delay, policy.max_concurrency)
-        self.pages_loaded = 0
+        self.pages_loaded = 0  # of which:
+        self.pages_fetched_in_page = 0
         self.retries = 0
         self._lock = threading.Lock()
 
@@ -203,18 +218,24 @@ class Fetcher:
         url: str,
         parse: Callable[[Page], T],
         browser_step: Callable[[WebDriver, Page, T], T] | None = None,
+        *,
+        static: bool = False,
     ) -> T:
         """Load `url`, parse it (and run `browser_step` with the same driver if given); retry per policy.
 
+        `static=True` says the page's content is in the HTML the server sends (no script builds it): it may then
+        be read with an in-page fetch() rather than a navigation. It cannot take a `browser_step`.
         Raises `ScrapeError` (vendor, URL, reason) once the page cannot be fetched or parsed.
         """
+        if static and browser_step is not None:
+            raise ValueError("a browser step needs the page navigated to, not fetched")
         if self.robots is not None and not self.robots.allowed(url):
             raise self.error(url, "disallowed by robots.txt")
         attempt, parse_failures = 0, 0
         while True:
             try:
                 with self.throttle.slot(), self.pool.acquire() as pooled:
-                    page = self._load(pooled, url)
+                    page = self._load(pooled, url, static)
                     try:
                         result = parse(page)
                         if browser_step is not None:
@@ -246,10 +267,15 @@ class Fetcher:
                 log.info("%s: retry %d of %s in %.1fs: %s", self.vendor, attempt, url, wait, exc.reason)
                 time.sleep(wait)
 
-    def _load(self, pooled: PooledDriver, url: str) -> Page:
+    def _load(self, pooled: PooledDriver, url: str, static: bool = False) -> Page:
+        if static and self.fetch_static_pages and pooled.origin == origin(url):
+            page = self._fetch_in_page(pooled, url)
+            if page is not None:
+                return page
         driver = pooled.driver
         timeout = self.policy.page_timeout_seconds
         try:
+            pooled.origin = None
             driver.set_page_load_timeout(timeout)
             driver.get(url)
             html = driver.page_source
@@ -268,7 +294,31 @@ class Fetcher:
         with self._lock:
             self.pages_loaded += 1
         status, final_url, headers = self._status(pooled, url, html)
+        if status != 0:  # a document of that site is loaded: later pages of it can be fetched from there
+            pooled.origin = origin(final_url)
         page = Page(url, final_url, html, status, headers)
+        self._check_status(page)
+        return page
+
+    def _fetch_in_page(self, pooled: PooledDriver, url: str) -> Page | None:
+        """The page read by fetch() from the driver's current page of the same site; None: navigate instead."""
+        timeout = self.policy.page_timeout_seconds
+        try:
+            document = fetch_in_page(pooled.driver, url, timeout)
+        except InPageFetchTimeout:
+            raise self.error(url, f"page fetch timed out after {timeout:.0f}s", retryable=True) from None
+        except InPageFetchUnavailable as exc:
+            # A network error, or a redirect to another site: a navigation reports (or follows) it properly.
+            log.debug("%s: in-page fetch of %s failed (%s); navigating", self.vendor, url, exc)
+            pooled.origin = None
+            return None
+        except Exception as exc:  # chromedriver not answering (urllib3 errors, refused connections)
+            pooled.mark_broken()
+            raise self.error(url, f"WebDriver not answering: {type(exc).__name__}: {exc}", retryable=True) from None
+        with self._lock:
+            self.pages_loaded += 1
+            self.pages_fetched_in_page += 1
+        page = Page(url, document.url, document.html, document.status, document.headers)
         self._check_status(page)
         return page
 

@@ -53,6 +53,9 @@ class Integration:
 
     vendor: ClassVar[str]
     parser: ClassVar[ModuleType]
+    # Listing pages whose tiles a script builds after load (or that need a hover): navigated to and waited
+    # for. Every other page (year index, server-rendered listings, product pages) is static.
+    scripted_listings: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -67,6 +70,7 @@ class Integration:
         configured = self.settings.vendors.get(self.vendor)
         self.base_url = (base_url or (configured.base_url if configured else LIVE_BASE_URLS[self.vendor])).rstrip("/")
         self.policy: Politeness = configured.politeness if configured else Politeness()
+        self.static_pages = configured.static_pages if configured else "fetch"
         self._own_pool = pool is None
         self._pool = pool
         self._fetcher: Fetcher | None = None
@@ -86,7 +90,8 @@ class Integration:
     @property
     def fetcher(self) -> Fetcher:
         if self._fetcher is None:
-            self._fetcher = Fetcher(self.vendor, self.base_url, self.settings, self.policy, self.pool)
+            self._fetcher = Fetcher(self.vendor, self.base_url, self.settings, self.policy, self.pool,
+                                    static_pages=self.static_pages)
         return self._fetcher
 
     def close(self) -> None:
@@ -121,7 +126,7 @@ class Integration:
         seen: list[dict[int, str]] = []
         for _ in range(4):
             links = self.fetcher.fetch(
-                self.year_index_url, lambda page: self.parser.parse_year_index(page.html, page.final_url)
+                self.year_index_url, lambda page: self.parser.parse_year_index(page.html, page.final_url), static=True
             )
             if links in seen:
                 return links
@@ -166,14 +171,20 @@ class Integration:
         return parsed
 
     def scrape_listing_page(self, url: str, year: int, first_page: bool = False) -> ListingPage:
-        """One listing page, fetched, settled, parsed and validated (raises `ScrapeError`)."""
+        """One listing page, fetched (settled when scripted), parsed and validated (raises `ScrapeError`)."""
+
+        def parse(page: Page) -> ListingPage:
+            return self.parser.parse_listing(page.html, page.final_url, year)
+
+        if not self.scripted_listings:
+            return self.fetcher.fetch(url, lambda page: self._validate(parse(page), first_page), static=True)
         step = self.listing_browser_step(year)
 
         def after(driver: WebDriver, page: Page, parsed: ListingPage) -> ListingPage:
             parsed = self._settle(driver, page, parsed, year)
             return self._validate(step(driver, page, parsed) if step else parsed, first_page)
 
-        return self.fetcher.fetch(url, lambda page: self.parser.parse_listing(page.html, page.final_url, year), after)
+        return self.fetcher.fetch(url, parse, after)
 
     def _crawl(self, start: str, year: int, result: YearScrape, found: dict[str, Listing | PartialListing],
                follow_links: bool = True) -> None:
@@ -240,7 +251,8 @@ class Integration:
         def one(item: PartialListing) -> Listing | None:
             try:
                 listing = self.fetcher.fetch(
-                    item.link, lambda page: self.parser.parse_product(page.html, page.final_url, item.name)
+                    item.link, lambda page: self.parser.parse_product(page.html, page.final_url, item.name),
+                    static=True,
                 )
             except ScrapeError as exc:
                 with lock:
@@ -261,7 +273,8 @@ class Integration:
     def get_ornament_by_url(self, url: str) -> Listing:
         """One product page, every field. Raises `ScrapeError`."""
         target = absolute_url(url, self.base_url + "/") or url
-        return self.fetcher.fetch(target, lambda page: self.parser.parse_product(page.html, page.final_url))
+        return self.fetcher.fetch(target, lambda page: self.parser.parse_product(page.html, page.final_url),
+                                  static=True)
 
 
 def _key(item: Listing | PartialListing) -> str:

@@ -13,7 +13,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from ornament_pipeline.integrations.fetch import Page
 from ornament_pipeline.integrations.parsers import hallmark_ornaments as parser
-from ornament_pipeline.integrations.parsers.common import ListingPage
+from ornament_pipeline.integrations.parsers.common import ListingPage, PageShapeError
 from ornament_pipeline.integrations.vendors.base import Integration
 from ornament_pipeline.vendors import HALLMARK_ORNAMENTS
 
@@ -56,15 +56,25 @@ def hover_tiles(driver: WebDriver, page: Page, parsed: ListingPage, year: int | 
     source = driver.page_source
     if parser.tiles_without_id(source, page.final_url):
         log.info("synthetic hover was not enough; hovering tiles one by one")
-        actions = ActionChains(driver)
-        try:
-            for tile in driver.find_elements(By.CSS_SELECTOR, "#productCategoryBlock " + parser.TILE_SELECTOR):
+        actions = ActionChains(driver, duration=0)  # Selenium's default glides the pointer for 250 ms a tile
+        failures = 0
+        for tile in driver.find_elements(By.CSS_SELECTOR, parser.BLOCK_TILE_SELECTOR):
+            try:
                 actions.move_to_element(tile).perform()
                 driver.execute_script(PIN_SCRIPT, tile)
-        except WebDriverException as exc:
-            log.warning("hover failed: %s", exc)
+            except WebDriverException as exc:  # one tile out of reach must not cost the others
+                failures += 1
+                log.debug("hover failed on a tile: %s", exc)
+        if failures:
+            log.warning("hover failed on %d tiles", failures)
         source = driver.page_source
-    return parser.parse_listing(source, page.final_url, year)
+    hovered = parser.parse_listing(source, page.final_url, year)
+    missing = parser.tiles_without_id(source, page.final_url)
+    # Short of products with tiles still blank: say that hovering failed, rather than let validation
+    # report "no product tiles" about a page full of them.
+    if missing and len(hovered.items) < (hovered.expected_count if hovered.expected_count is not None else 1):
+        raise PageShapeError(f"{missing} product tiles show no product id even after hovering them")
+    return hovered
 
 
 class HallmarkOrnaments(Integration):
@@ -72,6 +82,7 @@ class HallmarkOrnaments(Integration):
 
     vendor = HALLMARK_ORNAMENTS
     parser = parser
+    scripted_listings = True  # tiles come from an XHR after load; quick-view links show on hover
 
     def year_start_url(self, year_url: str) -> str:
         return parser.view_all_url(year_url)
