@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from ornament_pipeline.db.engine import sqlalchemy_url
 from ornament_pipeline.db.migrations import ensure_database
-from ornament_pipeline.pipeline.launch import Dagster
+from ornament_pipeline.pipeline.launch import Dagster, vendor_partitions
 from ornament_pipeline.pipeline.partitions import YEARS, partition_key
 from ornament_pipeline.replica.testing import ReplicaHandle
 from ornament_pipeline_tests.conftest import drop_database
@@ -26,6 +26,7 @@ from ornament_pipeline_tests.pipeline.test_partitions import FIELDS, stored, tru
 pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]
 VENDOR = "hallmark_ornaments_com"
+BACKFILL_YEARS = 20
 
 
 def _free_port() -> int:
@@ -85,8 +86,13 @@ def dagster(tmp_path: Path, replica: ReplicaHandle, migrated_db_url: str, redis_
 @pytest.mark.timeout(1500)
 def test_backfill_of_one_vendor_through_graphql(dagster: Dagster, replica: ReplicaHandle, migrated_db_url: str,
                                                 tmp_path: Path) -> None:
-    years = [year for year in YEARS if replica.truth(VENDOR, int(year))]
-    partitions = [str(partition_key(VENDOR, year)) for year in YEARS]
+    # What `ornaments sync --vendor` and POST /syncs backfill: every year of the vendor. The backfill below runs
+    # the first BACKFILL_YEARS of them: each run is its own process (~5-11 s here), and the properties under test
+    # (one run per partition, never two of a vendor at once, data equal to the truth) do not need all 54.
+    every_year = vendor_partitions(VENDOR)
+    assert every_year == [str(partition_key(VENDOR, year)) for year in YEARS]
+    partitions = every_year[:BACKFILL_YEARS]
+    years = [year for year in YEARS[:BACKFILL_YEARS] if replica.truth(VENDOR, int(year))]
     backfill_id = dagster.backfill(partitions, title=f"sync {VENDOR}")
     deadline = time.monotonic() + 900
     while (status := dagster.backfill_status(backfill_id))["status"] in ("REQUESTED", "CANCELING", "FAILING"):
@@ -111,7 +117,7 @@ def test_backfill_of_one_vendor_through_graphql(dagster: Dagster, replica: Repli
         assert stored(migrated_db_url, VENDOR, int(year)) == truth(replica, VENDOR, int(year)), year
     with create_engine(sqlalchemy_url(migrated_db_url)).connect() as conn:
         total = conn.execute(text("SELECT count(*) FROM products WHERE vendor = :v"), {"v": VENDOR}).scalar_one()
-    assert total == len(replica.truth(VENDOR)) and len(FIELDS) == 11
+    assert total == sum(len(replica.truth(VENDOR, int(year))) for year in years) and len(FIELDS) == 11
 
     # Sync by id, from the command line: two products re-read from their pages after the site moved on.
     replica.set_day(6)
