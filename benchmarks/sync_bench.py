@@ -57,6 +57,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--years", default="2018-2020")
     parser.add_argument("--pool", type=int, default=2)
+    parser.add_argument("--static-pages", choices=("fetch", "navigate"), default="fetch",
+                        help="vendors.<v>.static_pages: read server-rendered pages by in-page fetch or navigation")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     name = f"ornaments_bench_sync_{uuid.uuid4().hex[:6]}"
@@ -68,14 +70,15 @@ def main() -> None:
             config = Path(tmp) / "bench.json"
             fast = {"min_delay_seconds": 0.0, "max_concurrency": args.pool}
             config.write_text(json.dumps({
-                "vendors": {v: {"base_url": replica.base_urls[v], "politeness": fast} for v in VENDOR_KEYS},
+                "vendors": {v: {"base_url": replica.base_urls[v], "politeness": fast,
+                                 "static_pages": args.static_pages} for v in VENDOR_KEYS},
                 "database": {"url": url}, "selenium": {"pool_size": args.pool}}))
             settings = SettingsResource(config_path=str(config))
             resources = {"settings": settings, "warehouse": WarehouseResource(settings=settings),
                          "scraper": ScraperResource(settings=settings)}
             first = one_pass(resources, partitions)
             again = one_pass(resources, partitions)  # same replica day: nothing changed
-        print(f"partitions={len(partitions)} years={args.years} browsers={args.pool}")
+        print(f"partitions={len(partitions)} years={args.years} browsers={args.pool} static_pages={args.static_pages}")
         for label, t in (("first sync", first), ("no-change resync", again)):
             per_listing = t["product_pages"] / t["listings"] if t["listings"] else 0.0
             print(f"{label:17s} listings={t['listings']:,} listing_pages={t['pages']:,} "
