@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ornament_pipeline.db.engine import sqlalchemy_url  # noqa: E402
-from ornament_pipeline.db.migrations import migrate  # noqa: E402
+from ornament_pipeline.db.migrations import drop_database, migrate  # noqa: E402
 from ornament_pipeline.server.auth import create_key  # noqa: E402
 from ornament_pipeline.server.queries.products import ProductFilters, product_history, search_products  # noqa: E402
 from ornament_pipeline.server.testing import load_truth  # noqa: E402
@@ -233,11 +233,7 @@ def main() -> None:
         measure(args, url, engine)
     finally:
         engine.dispose()
-        conn = psycopg2.connect(args.admin_url)
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
+        drop_database(url)
 
 
 if __name__ == "__main__":

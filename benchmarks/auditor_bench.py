@@ -41,7 +41,7 @@ from ornament_pipeline.auditor.alerts import raise_alerts  # noqa: E402
 from ornament_pipeline.auditor.delivery import RetryPolicy, channels_for, make_webhook  # noqa: E402
 from ornament_pipeline.auditor.runner import run_forever  # noqa: E402
 from ornament_pipeline.db.engine import sqlalchemy_url  # noqa: E402
-from ornament_pipeline.db.migrations import migrate  # noqa: E402
+from ornament_pipeline.db.migrations import drop_database, migrate  # noqa: E402
 from ornament_pipeline.replica import truth  # noqa: E402
 from ornament_pipeline.replica.catalogue import DEFAULT_SEED  # noqa: E402
 from ornament_pipeline.vendors import VENDOR_KEYS  # noqa: E402
@@ -207,13 +207,7 @@ def main() -> None:
         if args.keep:
             print(f"kept database {url}")
         else:
-            import psycopg2
-
-            conn = psycopg2.connect(admin)
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.close()
+            drop_database(url)
 
 
 if __name__ == "__main__":

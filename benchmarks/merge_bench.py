@@ -21,7 +21,7 @@ from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 
 from ornament_pipeline.db.engine import sqlalchemy_url
-from ornament_pipeline.db.migrations import migrate
+from ornament_pipeline.db.migrations import drop_database, migrate
 from ornament_pipeline.listing import Listing
 from ornament_pipeline.warehouse.history import snapshot
 from ornament_pipeline.warehouse.products import merge_partition
@@ -147,10 +147,9 @@ def main() -> None:
         print(f"row by row:        {timings['baseline']:.2f} s  ({rate:,.0f} listings/s)")
         print(f"ratio: row by row takes {timings['baseline'] / timings['ours']:.1f}x as long")
     finally:
-        with admin.cursor() as cur:
-            for name in names.values():
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+        for database_url in urls.values():
+            drop_database(database_url)
 
 
 if __name__ == "__main__":

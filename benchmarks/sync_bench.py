@@ -16,10 +16,9 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
-import psycopg2
 from sqlalchemy.engine import make_url
 
-from ornament_pipeline.db.migrations import migrate
+from ornament_pipeline.db.migrations import drop_database, migrate
 from ornament_pipeline.pipeline.assets import price_history, products, vendor_listings
 from ornament_pipeline.pipeline.partitions import YEARS, partition_key
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
@@ -86,11 +85,7 @@ def main() -> None:
                   f"failed_runs={t['failed_runs']} wall={t['seconds']:.1f}s "
                   f"({t['listings'] / t['seconds']:.0f} listings/s)")
     finally:
-        admin = psycopg2.connect(args.admin_url)
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        drop_database(url)
 
 
 if __name__ == "__main__":

@@ -6,26 +6,18 @@ import os
 import uuid
 from collections.abc import Iterator
 
-import psycopg2
 import pytest
 import redis
 from sqlalchemy.engine import make_url
+
+from ornament_pipeline.db import migrations
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-def _admin_connection() -> psycopg2.extensions.connection:
-    conn = psycopg2.connect(ADMIN_URL)
-    conn.autocommit = True
-    return conn
-
-
 def drop_database(name: str) -> None:
-    conn = _admin_connection()
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
+    migrations.drop_database(make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False))
 
 
 @pytest.fixture

@@ -59,6 +59,18 @@ def _connect(url: str) -> psycopg2.extensions.connection:
     return psycopg2.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
 
 
+def drop_database(url: str) -> None:
+    """Drop the database named in `url` if it exists, closing its sessions (benchmarks and tests clean up)."""
+    parsed = make_url(url)
+    conn = _connect(parsed.set(database="postgres").render_as_string(hide_password=False))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(parsed.database)))
+    finally:
+        conn.close()
+
+
 def ensure_database(url: str) -> bool:
     """Create the database named in `url` when it is missing. True when it was created here."""
     parsed = make_url(url)

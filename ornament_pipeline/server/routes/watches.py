@@ -46,12 +46,6 @@ class WatchOut(BaseModel):
     created_at: datetime
 
 
-def _out(watch: watches.Watch) -> dict:
-    return {"id": watch.id, "item_number": watch.item_number, "condition": watch.condition, "vendor": watch.vendor,
-            "max_price": watch.max_price, "drop_percent": watch.drop_percent, "kinds": list(watch.kinds),
-            "label": watch.label, "created_at": watch.created_at}
-
-
 def _invalid(exc: watches.WatchError) -> ApiError:
     message = str(exc)
     field = message.split(":", 1)[0] if ":" in message else "body"
@@ -64,8 +58,8 @@ async def list_watches(
     request: Request,
     access: Annotated[Access, Depends(read_access)],
     item_number: Annotated[str | None, Query(pattern=ITEM_NUMBER)] = None,
-) -> list[dict]:
-    return await run_db(request, access, lambda conn, _: [_out(w) for w in watches.list_watches(conn, item_number)])
+) -> list[watches.Watch]:
+    return await run_db(request, access, lambda conn, _: watches.list_watches(conn, item_number))
 
 
 @router.post("/watches", response_model=WatchOut, status_code=201, summary="Watch an ornament (admin)")
@@ -73,7 +67,7 @@ async def create_watch(
     body: WatchIn,
     request: Request,
     access: Annotated[Access, Depends(admin_access)],
-) -> dict:
+) -> watches.Watch:
     def work(conn, _):
         try:
             watch = watches.add_watch(conn, body.item_number, body.condition, body.vendor, body.max_price,
@@ -81,7 +75,7 @@ async def create_watch(
         except watches.WatchError as exc:
             raise _invalid(exc) from None
         conn.commit()
-        return _out(watch)
+        return watch
 
     return await run_db(request, access, work)
 
@@ -92,13 +86,13 @@ async def delete_watch(
     watch_id: Annotated[int, Path(ge=1, le=MAX_BIGINT)],
     request: Request,
     access: Annotated[Access, Depends(admin_access)],
-) -> dict:
+) -> watches.Watch:
     def work(conn, _):
         try:
             watch = watches.remove_watch(conn, watch_id)
         except watches.WatchNotFound:
             raise ApiError(404, "not_found", f"no watch {watch_id}") from None
         conn.commit()
-        return _out(watch)
+        return watch
 
     return await run_db(request, access, work)
