@@ -106,6 +106,9 @@ class SchedulesConfig(_Strict):
 class ServerSettings(_Strict):
     open_reads: bool = False  # GET routes of the HTTP API without a key
     dagster_url: HttpUrlText = "http://127.0.0.1:3000"  # where POST /api/v1/syncs and `ornaments sync` launch
+    # Threads per server process that run requests' database work. Few keeps the tail latency low (threads
+    # past the first fight over the GIL); more lets slow queries overlap. Scale with `serve --workers` instead.
+    db_threads: int = Field(1, ge=1, le=64)
 
 
 
@@ -157,6 +160,7 @@ def _apply_env_overrides(raw: dict[str, Any]) -> dict[str, Any]:
         ("SELENIUM_REMOTE_URL", "selenium", "remote_url"),
         ("DAGSTER_URL", "server", "dagster_url"),
         ("ORNAMENTS_API_OPEN_READS", "server", "open_reads"),
+        ("ORNAMENTS_API_DB_THREADS", "server", "db_threads"),
     ):
         if os.environ.get(env_var):
             target = raw.setdefault(section, {})

@@ -1,5 +1,6 @@
-"""Server settings: the `server` section of the project config (`server.open_reads`, `server.dagster_url`),
-overridden by `ORNAMENTS_API_OPEN_READS` and `DAGSTER_URL` like every other setting (see config.py)."""
+"""Server settings: the `server` section of the project config (`open_reads`, `dagster_url`, `db_threads`),
+overridden by `ORNAMENTS_API_OPEN_READS`, `DAGSTER_URL` and `ORNAMENTS_API_DB_THREADS` like every other
+setting (see config.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ DEFAULT_PAGE_SIZE = 50
 class ServerConfig:
     open_reads: bool = False
     dagster_url: str = "http://127.0.0.1:3000"
+    db_threads: int = 1
 
 
 def server_config(settings: Settings) -> ServerConfig:
-    return ServerConfig(open_reads=settings.server.open_reads, dagster_url=settings.server.dagster_url)
+    return ServerConfig(open_reads=settings.server.open_reads, dagster_url=settings.server.dagster_url,
+                        db_threads=settings.server.db_threads)
