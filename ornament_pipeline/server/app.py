@@ -9,7 +9,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine, create_engine
 
 from ornament_pipeline.server import web
-from ornament_pipeline.server.auth import KeyChecker
+from ornament_pipeline.server.auth import KeyChecker, document_key_schemes
 from ornament_pipeline.server.config import ServerConfig
 from ornament_pipeline.server.errors import install_error_handlers
 from ornament_pipeline.server.routes import catalog, changes, health, products, syncs, watches
@@ -38,6 +38,7 @@ def create_app(engine: Engine, config: ServerConfig | None = None) -> FastAPI:
     for module in (products, catalog, changes, watches, syncs, health):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(web.router)
+    document_key_schemes(app)
     return app
 
 

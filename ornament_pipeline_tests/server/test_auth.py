@@ -50,6 +50,17 @@ def test_read_key_as_header_or_bearer(client: TestClient, read_key: str) -> None
     assert client.get(PRODUCTS, headers={"Authorization": f"Bearer {read_key}"}).status_code == 200
 
 
+def test_how_headers_present_a_key(client: TestClient, read_key: str) -> None:
+    assert client.get(PRODUCTS, headers={"Authorization": f"bearer  {read_key} "}).status_code == 200
+    assert client.get(PRODUCTS, headers={"X-API-Key": f" {read_key}\t"}).status_code == 200
+    # X-API-Key wins over Authorization; a blank one does not count.
+    assert client.get(PRODUCTS, headers={"X-API-Key": read_key, "Authorization": "Bearer nonsense"}).status_code == 200
+    assert client.get(PRODUCTS, headers={"X-API-Key": " ", "Authorization": f"Bearer {read_key}"}).status_code == 200
+    # Only the Bearer scheme carries a key.
+    for authorization in (f"Basic {read_key}", f"Token {read_key}", read_key, "Bearer ", "Bearer"):
+        assert_error(client.get(PRODUCTS, headers={"Authorization": authorization}), 401, "unauthorized")
+
+
 def test_read_key_cannot_start_syncs(reader: TestClient) -> None:
     error = assert_error(reader.post("/api/v1/syncs", json={"vendor": "ornament_shop_com"}), 403, "forbidden")
     assert "admin" in error["message"]

@@ -139,7 +139,16 @@ def test_openapi_documents_routes_auth_and_errors(client: TestClient) -> None:
                  "/api/v1/ornaments/{item_number}", "/api/v1/vendors", "/api/v1/years", "/api/v1/changes",
                  "/api/v1/syncs", "/api/v1/health"):
         assert path in schema["paths"], path
-    assert set(schema["components"]["securitySchemes"]) == {"ApiKeyHeader", "BearerKey"}
+    assert schema["components"]["securitySchemes"] == {
+        "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                         "description": "An API key from `ornaments api-keys create`."},
+        "BearerKey": {"type": "http", "scheme": "bearer",
+                      "description": "The same API key as `Authorization: Bearer <key>`."}}
+    # Every operation but the health check takes either key scheme; clients generated from the schema rely on it.
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            expected = None if path == "/api/v1/health" else [{"ApiKeyHeader": []}, {"BearerKey": []}]
+            assert operation.get("security") == expected, (method, path)
     products = schema["paths"]["/api/v1/products"]["get"]
     assert {"401", "403", "422"} <= set(products["responses"])
     limit = next(p for p in products["parameters"] if p["name"] == "limit")

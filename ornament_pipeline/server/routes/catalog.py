@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 
-from ornament_pipeline.server.auth import Access, read_access
+from ornament_pipeline.server.auth import Access, KeyedRoute, read_access
 from ornament_pipeline.server.deps import run_db
 from ornament_pipeline.server.errors import ERROR_RESPONSES, NOT_FOUND, ApiError
 from ornament_pipeline.server.models import OrnamentOffers, VendorCount, YearCount
@@ -15,7 +15,7 @@ from ornament_pipeline.server.queries.offers import cheapest_in_stock, ornament_
 from ornament_pipeline.server.queries.products import vendor_counts, year_counts
 from ornament_pipeline.vendors import VENDOR_KEYS
 
-router = APIRouter(tags=["catalogue"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["catalogue"], responses=ERROR_RESPONSES, route_class=KeyedRoute)
 
 
 @router.get("/ornaments/{item_number}", response_model=OrnamentOffers, responses=NOT_FOUND,

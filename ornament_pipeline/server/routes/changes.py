@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from ornament_pipeline.server.auth import Access, read_access
+from ornament_pipeline.server.auth import Access, KeyedRoute, read_access
 from ornament_pipeline.server.cursors import bad_cursor
 from ornament_pipeline.server.deps import run_db
 from ornament_pipeline.server.errors import ERROR_RESPONSES
@@ -14,7 +14,7 @@ from ornament_pipeline.server.models import ChangeFeed, ChangeKind
 from ornament_pipeline.server.params import MAX_BIGINT, VendorParam
 from ornament_pipeline.server.queries.changes import change_feed, feed_cursor, parse_feed_cursor
 
-router = APIRouter(tags=["changes"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["changes"], responses=ERROR_RESPONSES, route_class=KeyedRoute)
 
 
 @router.get("/changes", response_model=ChangeFeed, summary="Change events after a cursor")

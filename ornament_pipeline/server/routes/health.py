@@ -7,9 +7,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from ornament_pipeline.server.auth import KeyedRoute
 from ornament_pipeline.server.models import Health
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=KeyedRoute)
 VERSION = "1"
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from ornament_pipeline.server.auth import Access, read_access
+from ornament_pipeline.server.auth import Access, KeyedRoute, read_access
 from ornament_pipeline.server.bodies import RowsJSON
 from ornament_pipeline.server.deps import run_db
 from ornament_pipeline.server.errors import ERROR_RESPONSES, NOT_FOUND, ApiError
@@ -30,7 +30,7 @@ from ornament_pipeline.server.queries.products import (
     search_products,
 )
 
-router = APIRouter(tags=["products"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["products"], responses=ERROR_RESPONSES, route_class=KeyedRoute)
 
 Price = Annotated[Decimal | None, Query(ge=0, le=Decimal("99999999.99"), allow_inf_nan=False)]
 SortParam = Literal["name", "price", "release_year", "updated", "id"]

@@ -16,13 +16,13 @@ from starlette.concurrency import run_in_threadpool
 
 from ornament_pipeline.pipeline.launch import Dagster, LaunchError, vendor_partitions, year_partitions
 from ornament_pipeline.pipeline.partitions import partition_key
-from ornament_pipeline.server.auth import Access, admin_access
+from ornament_pipeline.server.auth import Access, KeyedRoute, admin_access
 from ornament_pipeline.server.deps import run_db
 from ornament_pipeline.server.errors import ERROR_RESPONSES, ApiError, ErrorBody, FieldError
 from ornament_pipeline.server.models import SyncRequest, SyncStarted
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["syncs"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["syncs"], responses=ERROR_RESPONSES, route_class=KeyedRoute)
 
 _RESPONSES = {502: {"model": ErrorBody, "description": "Dagster refused the launch"},
               503: {"model": ErrorBody, "description": "Dagster is unreachable"}}

@@ -14,12 +14,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from ornament_pipeline.auditor import watches
-from ornament_pipeline.server.auth import Access, admin_access, read_access
+from ornament_pipeline.server.auth import Access, KeyedRoute, admin_access, read_access
 from ornament_pipeline.server.deps import run_db
 from ornament_pipeline.server.errors import ERROR_RESPONSES, NOT_FOUND, ApiError, FieldError
 from ornament_pipeline.server.params import ITEM_NUMBER, MAX_BIGINT, NO_NUL, VendorParam
 
-router = APIRouter(tags=["watches"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["watches"], responses=ERROR_RESPONSES, route_class=KeyedRoute)
 
 AlertKind = Literal["price_drop", "back_in_stock", "new_listing", "all_time_low"]
 
