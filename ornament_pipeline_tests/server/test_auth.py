@@ -122,14 +122,20 @@ def test_server_config_from_config_and_env(monkeypatch: pytest.MonkeyPatch, tmp_
 
     monkeypatch.delenv("ORNAMENTS_API_OPEN_READS", raising=False)
     monkeypatch.delenv("DAGSTER_URL", raising=False)
+    monkeypatch.delenv("ORNAMENTS_API_DB_THREADS", raising=False)
     path = tmp_path / "c.json"
     path.write_text('{"vendors": {}}')
-    assert server_config(load_settings(path)) == ServerConfig(False, "http://127.0.0.1:3000")
-    path.write_text('{"vendors": {}, "server": {"open_reads": true, "dagster_url": "http://ops:3000/"}}')
-    assert server_config(load_settings(path)) == ServerConfig(True, "http://ops:3000")
+    assert server_config(load_settings(path)) == ServerConfig(False, "http://127.0.0.1:3000", 1)
+    path.write_text('{"vendors": {}, "server": {"open_reads": true, "dagster_url": "http://ops:3000/",'
+                    ' "db_threads": 2}}')
+    assert server_config(load_settings(path)) == ServerConfig(True, "http://ops:3000", 2)
     monkeypatch.setenv("ORNAMENTS_API_OPEN_READS", "FALSE")  # the environment overrides the file
     monkeypatch.setenv("DAGSTER_URL", "http://dagster:3000/")
-    assert server_config(load_settings(path)) == ServerConfig(False, "http://dagster:3000")
+    monkeypatch.setenv("ORNAMENTS_API_DB_THREADS", "4")
+    assert server_config(load_settings(path)) == ServerConfig(False, "http://dagster:3000", 4)
+    monkeypatch.setenv("ORNAMENTS_API_DB_THREADS", "0")
+    with pytest.raises(ConfigError, match="server.db_threads: Input should be greater than or equal to 1"):
+        load_settings(path)
     monkeypatch.setenv("ORNAMENTS_API_OPEN_READS", "maybe")
     with pytest.raises(ConfigError, match="server.open_reads: Input should be a valid boolean"):
         load_settings(path)
