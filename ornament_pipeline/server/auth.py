@@ -108,8 +108,8 @@ class KeyChecker:
 
 
 # How keys are presented, for the OpenAPI schema (`KeyedRoute`, `document_key_schemes`). The dependency reads
-# the two headers itself: FastAPI's APIKeyHeader and HTTPBearer dependencies cost a third of a hot request's CPU
-# to solve.
+# the two headers itself: solving FastAPI's APIKeyHeader and HTTPBearer as sub-dependencies cost a history read
+# 10% more instructions in process (callgrind).
 SECURITY_SCHEMES: dict[str, dict[str, str]] = {
     "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",
                      "description": "An API key from `ornaments api-keys create`."},
