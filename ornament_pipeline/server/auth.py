@@ -164,7 +164,6 @@ def authorize(conn: Connection, checker: KeyChecker, access: Access) -> Principa
     return principal
 
 
-
 class KeyedRoute(APIRoute):
     """A route whose OpenAPI operation lists the key schemes when its endpoint depends on `read_access` or
     `admin_access` (the routers' `route_class`)."""
