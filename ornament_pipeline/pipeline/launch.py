@@ -72,6 +72,10 @@ class LaunchError(Exception):
     """Dagster refused or could not be reached; the message says which."""
 
 
+class UnreadableReply(LaunchError):
+    """Dagster answered, but not with the GraphQL result asked for: a launch may or may not have happened."""
+
+
 @dataclass(frozen=True)
 class Dagster:
     """A Dagster webserver, e.g. `Dagster("http://127.0.0.1:3000")`."""
@@ -79,49 +83,67 @@ class Dagster:
     url: str
     timeout: float = 30.0
 
-    def _post(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    def _post(self, query: str, variables: dict[str, Any], field: str) -> dict[str, Any]:
+        """`data.<field>` of the reply: a dict with a `__typename`, or a LaunchError saying what came instead."""
         try:
             response = httpx.post(f"{self.url.rstrip('/')}/graphql", json={"query": query, "variables": variables},
                                   timeout=self.timeout)
         except httpx.HTTPError as exc:
             raise LaunchError(f"Dagster at {self.url} unreachable: {exc}") from exc
-        body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
-        if response.status_code != 200 or body.get("errors"):
-            raise LaunchError(f"Dagster GraphQL error ({response.status_code}): {body.get('errors') or response.text}")
-        return body["data"]
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if response.status_code != 200 or errors:
+            raise LaunchError(f"Dagster GraphQL error ({response.status_code}): {errors or response.text[:500]}")
+        data = body.get("data") if isinstance(body, dict) else None
+        result = data.get(field) if isinstance(data, dict) else None
+        if not isinstance(result, dict) or not isinstance(result.get("__typename"), str):
+            raise UnreadableReply(f"unexpected reply from Dagster at {self.url} (no data.{field}.__typename):"
+                                  f" {response.text[:500]!r}")
+        return result
+
+    def _pick(self, result: dict[str, Any], *keys: str) -> Any:
+        value: Any = result
+        for key in keys:
+            if not isinstance(value, dict) or key not in value:
+                raise UnreadableReply(f"unexpected reply from Dagster at {self.url}: no {'.'.join(keys)} in {result}")
+            value = value[key]
+        return value
 
     def backfill(self, partition_names: Sequence[str], title: str) -> str:
         """Launch a backfill of the sync assets over these vendor|year partitions; returns its id."""
         params = {"partitionNames": list(partition_names), "title": title,
                   "assetSelection": [{"path": [name]} for name in SYNC_ASSETS]}
-        result = self._post(_LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+        result = self._post(_LAUNCH_BACKFILL, {"params": params}, "launchPartitionBackfill")
         if result["__typename"] != "LaunchBackfillSuccess":
             raise LaunchError(f"backfill refused: {result}")
-        return result["backfillId"]
+        return self._pick(result, "backfillId")
 
     def backfill_status(self, backfill_id: str) -> dict[str, Any]:
         """Status (REQUESTED while running, then COMPLETED_SUCCESS, COMPLETED_FAILED, CANCELED, ...), its runs,
         and per asset the partitions targeted, in progress, materialized and failed."""
-        result = self._post(_BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]
+        result = self._post(_BACKFILL_STATUS, {"id": backfill_id}, "partitionBackfillOrError")
         if result["__typename"] != "PartitionBackfill":
             raise LaunchError(f"backfill {backfill_id}: {result}")
         return result
 
     def run_status(self, run_id: str) -> str:
         """QUEUED, STARTED, SUCCESS, FAILURE, CANCELED, ..."""
-        result = self._post(_RUN_STATUS, {"id": run_id})["runOrError"]
+        result = self._post(_RUN_STATUS, {"id": run_id}, "runOrError")
         if result["__typename"] != "Run":
             raise LaunchError(f"run {run_id}: {result}")
-        return result["status"]
+        return self._pick(result, "status")
 
     def run_job(self, job_name: str, run_config: dict[str, Any]) -> str:
         """Launch a job (e.g. `sync_by_id`) with run config; returns the run id."""
         params = {"selector": {"repositoryLocationName": LOCATION, "repositoryName": "__repository__",
                                "jobName": job_name}, "runConfigData": run_config}
-        result = self._post(_LAUNCH_RUN, {"params": params})["launchRun"]
+        result = self._post(_LAUNCH_RUN, {"params": params}, "launchRun")
         if result["__typename"] != "LaunchRunSuccess":
             raise LaunchError(f"run refused: {result}")
-        return result["run"]["runId"]
+        return self._pick(result, "run", "runId")
 
 
 def vendor_partitions(vendor: str) -> list[str]:

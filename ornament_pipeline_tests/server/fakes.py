@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
+from starlette.responses import Response
 
 
-def fake_dagster(calls: list[dict], refuse: bool = False) -> FastAPI:
-    """Answers launchPartitionBackfill and launchRun like Dagster's GraphQL API does; records each request."""
+def fake_dagster(calls: list[dict], refuse: bool = False, reply: Response | None = None) -> FastAPI:
+    """Answers launchPartitionBackfill and launchRun like Dagster's GraphQL API does, or always `reply`;
+    records each request."""
     dagster = FastAPI()
 
     @dagster.post("/graphql")
-    def graphql(body: dict) -> dict:
+    def graphql(body: dict) -> Any:
         calls.append(body)
+        if reply is not None:
+            return reply
         if "launchPartitionBackfill" in body["query"]:
             result = ({"__typename": "PythonError", "message": "no"} if refuse
                       else {"__typename": "LaunchBackfillSuccess", "backfillId": "bf-1"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.responses import Response
 
 from ornament_pipeline.server.app import create_app
 from ornament_pipeline.server.config import ServerConfig
@@ -99,6 +100,29 @@ def test_sync_with_dagster_down_is_503(admin: TestClient) -> None:
     assert response.status_code == 503, response.text
     error = response.json()["error"]
     assert error["code"] == "dagster_unreachable" and "unreachable" in error["message"]
+
+
+@pytest.mark.parametrize("reply", [
+    Response(b"{not json", media_type="application/json"),
+    Response(b"<html>proxy error page</html>", media_type="text/html"),
+    Response(b'{"data": null}', media_type="application/json"),
+    Response(b"{}", media_type="application/json"),
+    Response(b'{"data": {"launchRun": {"run": {"runId": "r"}}}}', media_type="application/json"),
+    Response(b'{"data": {"launchRun": {"__typename": "LaunchRunSuccess"}}}', media_type="application/json"),
+    Response(b"", status_code=302, headers={"location": "/elsewhere"}, media_type="application/json"),
+], ids=["bad-json", "html", "data-null", "empty", "no-typename", "no-run-id", "redirect"])
+def test_sync_with_an_unreadable_dagster_reply_is_502(engine, admin_key: str, reply: Response) -> None:
+    calls: list[dict] = []
+    with running_app(fake_dagster(calls, reply=reply)) as dagster_url:
+        app = create_app(engine, ServerConfig(dagster_url=dagster_url))
+        with TestClient(app, headers={"X-API-Key": admin_key}) as client:
+            response = client.post("/api/v1/syncs", json={"product_ids": [1]})
+    assert response.status_code == 502, response.text
+    error = response.json()["error"]
+    assert error["code"] in ("dagster_bad_reply", "dagster_refused"), error
+    assert calls, "the launch was sent"
+    if error["code"] == "dagster_bad_reply":
+        assert "may have started" in error["message"]
 
 
 def test_syncs_launch_on_dagster(engine, admin_key: str) -> None:

@@ -2,7 +2,8 @@
 
 By `vendor` and/or `year`: a backfill of the sync assets over those vendor x year partitions.
 By `product_ids`: a run of the `sync_by_id` job. By `query` (optionally narrowed by vendor and year):
-a run of `sync_by_query`. Dagster unreachable -> 503; Dagster refusing -> 502; both with an error body.
+a run of `sync_by_query`. Dagster unreachable -> 503; Dagster refusing, or answering what cannot be read,
+-> 502; all with an error body.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ import httpx
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from ornament_pipeline.pipeline.launch import Dagster, LaunchError, vendor_partitions, year_partitions
+from ornament_pipeline.pipeline.launch import (
+    Dagster,
+    LaunchError,
+    UnreadableReply,
+    vendor_partitions,
+    year_partitions,
+)
 from ornament_pipeline.pipeline.partitions import partition_key
 from ornament_pipeline.server.auth import Access, KeyedRoute, admin_access
 from ornament_pipeline.server.deps import run_db
@@ -24,7 +31,7 @@ from ornament_pipeline.server.models import SyncRequest, SyncStarted
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["syncs"], responses=ERROR_RESPONSES, route_class=KeyedRoute)
 
-_RESPONSES = {502: {"model": ErrorBody, "description": "Dagster refused the launch"},
+_RESPONSES = {502: {"model": ErrorBody, "description": "Dagster refused the launch, or its reply could not be read"},
               503: {"model": ErrorBody, "description": "Dagster is unreachable"}}
 
 
@@ -80,6 +87,9 @@ async def start_sync(
         log.warning("sync requested by key %r failed: %s", principal.name, exc)
         if unreachable:
             raise ApiError(503, "dagster_unreachable", f"Dagster is unreachable: {exc}") from None
+        if isinstance(exc, UnreadableReply):
+            raise ApiError(502, "dagster_bad_reply", f"{exc}; the sync may have started: check Dagster's runs"
+                           " and backfills before asking again") from None
         raise ApiError(502, "dagster_refused", str(exc)) from None
     log.info("key %r started %s %s", principal.name, started["kind"], started["id"])
     return started
