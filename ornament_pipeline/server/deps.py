@@ -9,7 +9,8 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 from fastapi import FastAPI, Request
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from ornament_pipeline.server.auth import Access, Principal, authorize
 
@@ -27,17 +28,36 @@ def _db_limiter(app: FastAPI) -> anyio.CapacityLimiter:
     return held[1]
 
 
+def on_connection(engine: Engine, work: Callable[[Connection], T], *, retry: bool) -> T:
+    """`work(conn)` on a pooled connection. Connections are not pinged before use, so one the server has dropped
+    (a restart, a failover, an idle timeout) fails its first statement. The pool's idle connections are then
+    discarded too (they were most likely dropped with it), and with `retry` (reads: nothing was written) the work
+    runs once more on a fresh connection."""
+    try:
+        with engine.connect() as conn:
+            return work(conn)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        engine.dispose()  # checked-in connections only; those in use by other requests are left to them
+        if not retry:
+            raise
+    with engine.connect() as conn:
+        return work(conn)
+
+
 async def run_db(request: Request, access: Access, work: Callable[[Connection, Principal], T]) -> T:
     """Check the key and run `work(conn, principal)` on one pooled connection, in one database thread.
 
     The connection is rolled back on exit unless `work` commits. Doing both in one hop (rather than a
     dependency per step, each its own thread hop) is what keeps the API's overhead over the SQL small.
+    A GET whose connection turns out dropped is run again once on a fresh one (`on_connection`).
     """
     app = request.app
 
-    def call() -> Any:
-        with app.state.engine.connect() as conn:
-            principal = authorize(conn, app.state.key_checker, access)
-            return work(conn, principal)
+    def call(conn: Connection) -> Any:
+        return work(conn, authorize(conn, app.state.key_checker, access))
 
-    return await anyio.to_thread.run_sync(call, limiter=_db_limiter(app))
+    retry = request.method == "GET"
+    return await anyio.to_thread.run_sync(lambda: on_connection(app.state.engine, call, retry=retry),
+                                          limiter=_db_limiter(app))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
 
 
 class FieldError(BaseModel):
@@ -60,6 +64,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No API key, or an unknown or revoked one"},
     403: {"model": ErrorBody, "description": "The key's scope does not allow this route"},
     422: {"model": ErrorBody, "description": "An invalid parameter; `fields` names it"},
+    503: {"model": ErrorBody, "description": "The database is unavailable; try again (`Retry-After`)"},
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such resource"}}
 
@@ -75,6 +80,19 @@ def install_error_handlers(app: FastAPI) -> None:
         fields = _field_errors(list(exc.errors()))
         names = ", ".join(sorted({f.field for f in fields}))
         return error_response(422, "invalid_parameter", f"invalid parameter(s): {names}", fields)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # Connection refused or dropped, or a statement cancelled: nothing was stored by this request.
+        log.warning("%s %s: database unavailable: %s", request.method, request.url.path, str(exc).strip()[:300])
+        return error_response(503, "database_unavailable", "the database is unavailable; try again shortly",
+                              headers={"Retry-After": "5"})
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette logs the traceback after this response is sent; the client gets JSON like every other error.
+        return error_response(500, "internal_error", "internal error; the server log has the details")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -40,7 +40,7 @@ def test_at_most_db_threads_run_queries_at_once(engine: Engine, read_key: str, d
         return query
 
     async def requests() -> list[tuple[int, str]]:
-        request = Request({"type": "http", "app": app, "headers": []})
+        request = Request({"type": "http", "method": "GET", "app": app, "headers": []})
         calls = []
         for n in range(8):
             calls.append(asyncio.ensure_future(run_db(request, Access(read_key, "read"), work(n))))

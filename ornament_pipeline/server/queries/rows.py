@@ -3,7 +3,8 @@
 The API's hot reads return a page of rows that go out as JSON at once; SQLAlchemy's Result and Row layers
 cost more than the query itself on small queries (measured in benchmarks/api_bench.py), so reads take the
 DBAPI cursor of the same pooled connection. SQL keeps SQLAlchemy's `:name` parameters, compiled once per
-statement text to the driver's own style; values are always bound, never formatted into the text.
+statement text to the driver's own style; values are always bound, never formatted into the text. Driver errors
+come out as SQLAlchemy's, as from `conn.execute`: a dropped connection is invalidated and says so.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 
 
 @lru_cache(maxsize=1024)
@@ -23,13 +25,21 @@ def _driver_sql(sql: str, dialect: Dialect) -> str:
 
 def fetch_dicts(conn: Connection, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Every row of `sql` as a dict keyed by column name, on `conn`'s connection (and transaction)."""
-    cursor = conn.connection.cursor()
+    dbapi_connection = conn.connection
+    cursor = dbapi_connection.cursor()
     try:
         cursor.execute(_driver_sql(sql, conn.dialect), params or {})
         columns = [column[0] for column in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    except conn.dialect.loaded_dbapi.Error as exc:
+        dropped = conn.dialect.is_disconnect(exc, dbapi_connection.dbapi_connection, cursor)
+        if dropped:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error,
+                                  connection_invalidated=dropped, dialect=conn.dialect) from exc
     finally:
-        cursor.close()
+        if not cursor.closed:
+            cursor.close()
 
 
 def fetch_one(conn: Connection, sql: str, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
