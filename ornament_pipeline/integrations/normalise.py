@@ -120,13 +120,17 @@ _ID_PARAMS = {"itemid", "catalogid", "id", "product_id", "page", "viewall", "sor
 
 
 def absolute_url(href: str | None, page_url: str) -> str | None:
-    """Resolve `href` against the page URL; drop the fragment. None for empty, script and mail links."""
+    """Resolve `href` against the page URL; drop the fragment. None for empty and in-page links and for anything
+    that does not resolve to an http(s) address (script, data, mail and phone links, however they are cased)."""
     if not href:
         return None
     href = href.strip()
-    if not href or href.startswith(("javascript:", "mailto:", "tel:", "#")):
+    if not href or href.startswith("#"):
         return None
+    # urlsplit drops tabs and newlines inside a URL as browsers do, so "java\tscript:" is seen as "javascript:".
     parts = urlsplit(urljoin(page_url, href))
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
 
 

@@ -123,6 +123,14 @@ function cell(row, text, className) {
 }
 
 function money(price) { return price == null ? "—" : "$" + price; }
+// The gap to the cheapest in-stock offer: negative for an offer out of stock that is cheaper.
+function gap(amount) {
+  if (amount == null) return "";
+  if (amount === "0.00") return "cheapest";
+  return amount.startsWith("-") ? "−$" + amount.slice(1) : "+$" + amount;
+}
+// Vendor links come from scraped pages: only web addresses become links (never javascript: or data:).
+function webAddress(href) { return /^https?:\/\//i.test(href || "") ? href : null; }
 function day(iso) { return iso ? iso.slice(0, 10) : ""; }
 
 function link(href, text) {
@@ -250,11 +258,19 @@ async function showProduct(id) {
   $("product-meta").textContent = [VENDORS[product.vendor] || product.vendor, product.sku,
     product.release_year, money(product.price), STOCK[product.availability],
     product.listed ? null : "delisted"].filter((v) => v != null && v !== "").join(" · ");
-  $("product-link").href = product.link;
-  const history = await api("/products/" + encodeURIComponent(id) + "/history");
-  drawChart(history.versions);
+  const vendorPage = webAddress(product.link);
+  if (vendorPage) $("product-link").href = vendorPage; else $("product-link").hidden = true;
+  const versions = [];
+  let cursor = null;
+  do {  // every page of the history, not only the first 1000 versions
+    const page = await api("/products/" + encodeURIComponent(id) + "/history" +
+                           (cursor ? "?cursor=" + encodeURIComponent(cursor) : ""));
+    versions.push(...page.versions);
+    cursor = page.next_cursor;
+  } while (cursor);
+  drawChart(versions);
   const tbody = $("history").querySelector("tbody");
-  for (const v of history.versions.slice().reverse()) {
+  for (const v of versions.slice().reverse()) {
     const row = document.createElement("tr");
     cell(row, day(v.valid_from));
     cell(row, v.valid_to ? day(v.valid_to) : "now");
@@ -274,8 +290,7 @@ async function showProduct(id) {
     cell(row, o.product_id === product.id ? o.name + " (this listing)" : link("/p/" + o.product_id, o.name));
     cell(row, money(o.price), "num");
     cell(row, STOCK[o.availability] || o.availability);
-    cell(row, o.gap_to_cheapest == null ? "" : (o.gap_to_cheapest === "0.00" ? "cheapest" : "+$" + o.gap_to_cheapest),
-         "num");
+    cell(row, gap(o.gap_to_cheapest), "num");
     offers.appendChild(row);
   }
   const best = ornament.cheapest_in_stock;

@@ -95,3 +95,8 @@ def test_urls():
     assert threedcart_link(product) == "https://www.hallmarkornaments.com/1973-Blue-Girl_p_15763.html"
     assert strip_tracking("https://x.com/a/?page=2&utm_medium=b&gclid=c") == "https://x.com/a/?page=2"
     assert absolute_url("javascript:void(0)", page) is None
+    for hostile in ("JavaScript:alert(1)", " javascript:alert(1)", "java\tscript:alert(1)", "java\nscript:x",
+                    "data:text/html,<script>x</script>", "MAILTO:a@b.c", "tel:123", "vbscript:x", "#top"):
+        assert absolute_url(hostile, page) is None, hostile
+    assert absolute_url("HTTPS://Example.COM/a", page) == "https://example.com/a"
+    assert absolute_url("//cdn.example.com/x.html", page) == "https://cdn.example.com/x.html"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -14,11 +15,15 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 
+from ornament_pipeline.db.engine import sqlalchemy_url
+from ornament_pipeline.db.migrations import migrate
 from ornament_pipeline.server.app import create_app
 from ornament_pipeline.server.config import ServerConfig
 from ornament_pipeline.server.testing import running_app
+from ornament_pipeline_tests.conftest import ADMIN_URL, drop_database
 
 from .conftest import DEAD_DAGSTER
 
@@ -111,3 +116,56 @@ def test_api_docs_render_without_a_cdn(driver: WebDriver, engine: Engine) -> Non
         title = wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, ".swagger-ui .info .title")))
         assert title.text.startswith("ornament_pipeline API")
         assert driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path[data-path='/api/v1/products']")
+
+
+@pytest.fixture
+def odd_warehouse() -> Iterator[Engine]:
+    """A warehouse holding one ornament at two vendors: a listing with 1,200 versions and a script link, and a
+    cheaper one that is sold out."""
+    name = f"ornaments_test_page_{uuid.uuid4().hex[:8]}"
+    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    migrate(url)
+    engine = create_engine(sqlalchemy_url(url))
+    with engine.begin() as conn:
+        listing = conn.execute(text(
+            "INSERT INTO products (vendor, vendor_id, item_number, name, price, availability, release_year, link)"
+            " VALUES ('hookedonhallmark_com', 'h1', 'QX9001', 'Long Story', 20.00, 'available', 1990,"
+            " 'JavaScript:alert(document.domain)') RETURNING id")).scalar_one()
+        conn.execute(text(
+            "INSERT INTO products (vendor, vendor_id, item_number, name, price, availability, release_year, link)"
+            " VALUES ('ornament_shop_com', 'o1', 'QX9001', 'Long Story MIB', 16.00, 'unavailable', 1990,"
+            " 'https://ornament-shop.com/o1')"))
+        conn.execute(text(
+            "INSERT INTO price_history (product_id, price, availability, name, link, valid_from, valid_to)"
+            " SELECT :id, 10 + n % 7, 'available', 'Long Story', 'x', t,"
+            "        CASE WHEN n < 1200 THEN t + interval '1 day' END"
+            " FROM generate_series(1, 1200) AS n,"
+            "      LATERAL (SELECT timestamptz '2020-01-01' + n * interval '1 day' AS t) d"),
+            {"id": listing})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        drop_database(name)
+
+
+def test_product_page_long_history_cheaper_sold_out_offer_and_script_link(driver: WebDriver,
+                                                                           odd_warehouse: Engine) -> None:
+    with odd_warehouse.connect() as conn:
+        listing = conn.execute(text("SELECT id FROM products WHERE vendor_id = 'h1'")).scalar_one()
+    app = create_app(odd_warehouse, ServerConfig(open_reads=True, dagster_url=DEAD_DAGSTER))
+    with running_app(app) as base:
+        driver.get(f"{base}/p/{listing}")
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#offers tbody tr.offer"))
+        # Every version, past the history route's 1,000 per page.
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#chart svg circle.point")) == 1200
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#history tbody tr")) == 1200
+        # The sold-out offer is $4 under the cheapest in stock.
+        sold_out = next(r for r in driver.find_elements(By.CSS_SELECTOR, "#offers tbody tr.offer")
+                        if "Long Story MIB" in r.text)
+        assert sold_out.find_elements(By.TAG_NAME, "td")[-1].text == "−$4.00"
+        # A link that is not a web address is not made a link.
+        vendor_link = driver.find_element(By.ID, "product-link")
+        assert vendor_link.get_attribute("href") is None and not vendor_link.is_displayed()
+        assert not driver.find_elements(By.CSS_SELECTOR, "p.error")
+    app.state.engine.dispose()
