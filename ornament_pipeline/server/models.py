@@ -100,8 +100,9 @@ class ChangeEvent(BaseModel):
     history_id: int
     kind: str
     changed_fields: list[str]
-    old_values: dict[str, Any] | None
-    new_values: dict[str, Any]
+    old_values: dict[str, Any] | None = Field(description="The tracked fields before (null for a new listing);"
+                                                          " `price` as a decimal string")
+    new_values: dict[str, Any] = Field(description="The tracked fields after; `price` as a decimal string")
     occurred_at: datetime
     recorded_at: datetime
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -220,6 +221,13 @@ def test_change_feed_by_cursor(reader: TestClient, engine: Engine) -> None:
         seen += [e["id"] for e in body["events"]]
         cursor = body["next_cursor"]
     assert seen == [r[0] for r in sql(engine, "SELECT id FROM change_events ORDER BY txid, id")]
+    # Money is a decimal string here as everywhere: the price each event recorded, with its cents.
+    events = reader.get("/api/v1/changes", params={"limit": 1000}).json()["events"]
+    prices = dict(sql(engine, "SELECT e.id, h.price FROM change_events e JOIN price_history h ON h.id = e.history_id"))
+    assert events and all(e["new_values"]["price"] == (None if prices[e["id"]] is None else str(prices[e["id"]]))
+                          for e in events)
+    old_prices = [e["old_values"]["price"] for e in events if e["old_values"] and e["old_values"]["price"]]
+    assert old_prices and all(re.fullmatch(r"\d+\.\d\d", price) for price in old_prices)
     changed = reader.get("/api/v1/changes", params={"kind": "changed", "limit": 1000}).json()["events"]
     assert changed and all(e["kind"] == "changed" and e["changed_fields"] for e in changed)
     assert len(changed) == sql(engine, "SELECT count(*) FROM change_events WHERE kind = 'changed'")[0][0]

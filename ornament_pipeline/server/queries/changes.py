@@ -16,9 +16,14 @@ from sqlalchemy import Connection
 from ornament_pipeline.server.queries.rows import fetch_dicts
 from ornament_pipeline.warehouse.change_stream import stream_watermark
 
+# Money goes out as a decimal string everywhere in the API; the events store it as a JSON number.
+_MONEY_AS_TEXT = ("CASE WHEN e.{v} ? 'price' THEN e.{v} || jsonb_build_object('price',"
+                  " (e.{v}->>'price')::numeric(12,2)::text) ELSE e.{v} END AS {v}")
+
 _FEED = """
 SELECT e.id, e.txid::text AS txid, e.product_id, p.vendor, p.name, e.history_id, e.kind, e.changed_fields,
-       e.old_values, e.new_values, e.occurred_at, e.recorded_at
+       """ + _MONEY_AS_TEXT.format(v="old_values") + """, """ + _MONEY_AS_TEXT.format(v="new_values") + """,
+       e.occurred_at, e.recorded_at
 FROM change_events e JOIN products p ON p.id = e.product_id
 WHERE (e.txid, e.id) > (CAST(:txid AS xid8), :after_id)
   AND e.txid < CAST(:watermark AS xid8)
