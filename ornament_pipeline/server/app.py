@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import gc
+import logging
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine, create_engine
 
 from ornament_pipeline.server import web
-from ornament_pipeline.server.auth import KeyChecker, document_key_schemes
+from ornament_pipeline.server.auth import KeyChecker, RedactKeys, document_key_schemes
 from ornament_pipeline.server.config import ServerConfig
 from ornament_pipeline.server.errors import install_error_handlers
 from ornament_pipeline.server.routes import catalog, changes, health, products, syncs, watches
@@ -49,6 +50,8 @@ def serving_app() -> FastAPI:
     from ornament_pipeline.server.config import server_config
 
     settings = get_settings()
+    for name in ("uvicorn.access", "uvicorn.error"):  # both quote request lines
+        logging.getLogger(name).addFilter(RedactKeys())
     app = create_app(warehouse_engine(settings), server_config(settings))
     # Everything loaded so far lives as long as the process: keep it out of the collector's full passes,
     # which otherwise walk ~160k startup objects (tens of milliseconds, a request's worth of tail latency).

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 Scope = Literal["read", "admin"]
 SCOPES: tuple[str, ...] = ("read", "admin")
 _KEY_PATTERN = re.compile(r"^orn_([0-9a-f]{8})_[A-Za-z0-9_-]{20,100}$")
+_KEY_ANYWHERE = re.compile(r"(orn_[0-9a-f]{8}_)[A-Za-z0-9_-]+")
 _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
 # Last use is written at most this often per key and process, so reads do not turn into writes.
 LAST_USED_RESOLUTION_SECONDS = 60.0
@@ -45,6 +46,19 @@ class NewKey:
     key: str
     prefix: str
     key_hash: str
+
+
+class RedactKeys(logging.Filter):
+    """Keeps keys out of log lines that quote what a client sent, such as uvicorn's access log of a request
+    whose URL carries a key (`?api_key=...` is refused, but it is still logged): `orn_1a2b3c4d_<redacted>`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and "orn_" in a for a in record.args):
+            record.args = tuple(_KEY_ANYWHERE.sub(r"\1<redacted>", a) if isinstance(a, str) else a
+                                for a in record.args)
+        if isinstance(record.msg, str) and "orn_" in record.msg:
+            record.msg = _KEY_ANYWHERE.sub(r"\1<redacted>", record.msg)
+        return True
 
 
 def generate_key() -> NewKey:

@@ -39,6 +39,8 @@ def test_ornaments_serve(warehouse_url: str, read_key: str, workers: int) -> Non
         assert httpx.get(base + "/api/v1/products").status_code == 401
         assert httpx.get(base + "/api/v1/products", headers={"X-API-Key": read_key}).status_code == 200
         assert httpx.get(base + "/").headers["content-type"].startswith("text/html")
+        # A key in the URL is not accepted, and the access log that quotes the URL does not show it either.
+        assert httpx.get(base + "/api/v1/products", params={"api_key": read_key}).status_code == 401
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -47,4 +49,5 @@ def test_ornaments_serve(warehouse_url: str, read_key: str, workers: int) -> Non
             proc.kill()
             output, _ = proc.communicate()
     assert read_key not in output  # keys never reach the logs, access log included
+    assert f"api_key={read_key[:13]}<redacted>" in output
     assert f"{workers} worker" in output and output.count("Started server process") == workers, output
