@@ -73,6 +73,8 @@ def create_key(conn: Connection, name: str, scope: str) -> tuple[api_keys.Stored
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
     if not name.strip() or len(name) > 100:
         raise ValueError("name must be 1 to 100 characters")
+    if not name.isprintable():
+        raise ValueError(f"name must be printable text (no tabs, newlines or control characters): {name!r}")
     for _ in range(5):  # prefix collisions are possible in principle (32 bits); retry with a fresh key
         new = generate_key()
         if api_keys.key_by_prefix(conn, new.prefix) is None:

@@ -49,6 +49,12 @@ def error_response(status: int, code: str, message: str, fields: list[FieldError
 def _field_errors(errors: list[dict[str, Any]]) -> list[FieldError]:
     out = []
     for item in errors:
+        if item.get("type") == "json_invalid":  # its loc is ("body", <character offset>), not a field
+            message = f"the body is not valid JSON: {(item.get('ctx') or {}).get('error', '')}"
+            if len(item.get("loc", ())) > 1:
+                message += f" (at character {item['loc'][-1]})"
+            out.append(FieldError(field="body", location="body", message=message))
+            continue
         loc = [str(part) for part in item.get("loc", ())]
         location = loc[0] if loc else "request"
         field = ".".join(loc[1:]) or location

@@ -153,6 +153,9 @@ def test_cli_create_list_revoke(warehouse_url: str, monkeypatch: pytest.MonkeyPa
     assert key.startswith("orn_") and " " not in key and created.output.count(key) == 1
     again = runner.invoke(cli, ["api-keys", "create", "--name", name, "--scope", "read"])
     assert again.exit_code == 1 and "exists already" in again.output
+    for bad_name in ("x\ny", "tab\there", "bell\a", " ", "n" * 101):
+        refused = runner.invoke(cli, ["api-keys", "create", "--name", bad_name])
+        assert refused.exit_code == 1 and "name must be" in refused.output, (bad_name, refused.output)
     bad_scope = runner.invoke(cli, ["api-keys", "create", "--name", "x", "--scope", "root"])
     assert bad_scope.exit_code != 0
 

@@ -211,3 +211,12 @@ def test_watches_create_list_delete(reader: TestClient, admin: TestClient) -> No
 ])
 def test_watch_validation(admin: TestClient, body: dict, field: str) -> None:
     field_error(admin.post("/api/v1/watches", json=body), field)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/watches", "/api/v1/syncs"])
+def test_a_body_that_is_not_json_says_so(admin: TestClient, path: str) -> None:
+    response = admin.post(path, content=b'{"item_number": "QX6001"', headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["fields"] == [{
+        "field": "body", "location": "body",
+        "message": "the body is not valid JSON: Expecting ',' delimiter (at character 24)"}]
