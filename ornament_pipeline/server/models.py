@@ -86,7 +86,7 @@ class VendorCount(BaseModel):
 
 
 class YearCount(BaseModel):
-    year: int
+    year: int | None = Field(description="null (last) for listings whose release year is not known")
     products: int
     listed: int
     available: int

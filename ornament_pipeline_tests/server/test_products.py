@@ -211,6 +211,23 @@ def test_vendor_and_year_counts(reader: TestClient, engine: Engine) -> None:
     assert [(y["year"], y["products"], y["listed"]) for y in years] == expected
 
 
+def test_years_count_listings_of_unknown_year_too(reader: TestClient, engine: Engine) -> None:
+    with engine.begin() as conn:
+        undated = conn.execute(text(
+            "INSERT INTO products (vendor, vendor_id, name, price, availability, link) VALUES"
+            " ('ornament_shop_com', 'undated-test', 'Undated', 5.00, 'available', 'https://ornament-shop.com/u')"
+            " RETURNING id")).scalar_one()
+    try:
+        years = reader.get("/api/v1/years").json()
+        assert years[-1]["year"] is None and years[-1]["products"] >= 1
+        assert [y["year"] for y in years[:-1]] == sorted(y["year"] for y in years[:-1])
+        vendors = reader.get("/api/v1/vendors").json()
+        assert sum(y["products"] for y in years) == sum(v["products"] for v in vendors)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM products WHERE id = :id"), {"id": undated})
+
+
 def test_change_feed_by_cursor(reader: TestClient, engine: Engine) -> None:
     seen, cursor = [], None
     while True:

@@ -206,8 +206,8 @@ _YEAR_COUNTS = """
 SELECT release_year AS year, count(*) AS products, count(*) FILTER (WHERE delisted_at IS NULL) AS listed,
        count(*) FILTER (WHERE delisted_at IS NULL AND availability = 'available') AS available
 FROM products
-WHERE release_year IS NOT NULL AND (CAST(:vendor AS text) IS NULL OR vendor = :vendor)
-GROUP BY release_year ORDER BY release_year"""
+WHERE CAST(:vendor AS text) IS NULL OR vendor = :vendor
+GROUP BY release_year ORDER BY release_year NULLS LAST"""
 
 
 def vendor_counts(conn: Connection) -> dict[str, dict[str, Any]]:
