@@ -135,7 +135,7 @@ SECURITY_SCHEMES: dict[str, dict[str, str]] = {
 KEY_SECURITY = [{name: []} for name in SECURITY_SCHEMES]  # either scheme will do
 
 
-def _presented(request: Request) -> str | None:
+def presented_key(request: Request) -> str | None:
     """The key sent as `X-API-Key` or, failing that, as `Authorization: Bearer` (as FastAPI's schemes read them)."""
     header_key = request.headers.get("x-api-key", "").strip()
     if header_key:
@@ -156,7 +156,7 @@ class Access:
 
 def _access(scope: Scope):
     async def dependency(request: Request) -> Access:
-        presented = _presented(request)
+        presented = presented_key(request)
         if presented is None and not (scope == "read" and request.app.state.server_config.open_reads):
             raise ApiError(401, "unauthorized", "an API key is required (X-API-Key or Authorization: Bearer)")
         return Access(presented, scope)
@@ -186,12 +186,20 @@ class KeyedRoute(APIRoute):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if _needs_key(self.dependant):
+        if _required_scope(self.dependant):
             self.openapi_extra = {**(self.openapi_extra or {}), "security": KEY_SECURITY}
 
 
-def _needs_key(dependant: Dependant) -> bool:
-    return any(d.call in (read_access, admin_access) or _needs_key(d) for d in dependant.dependencies)
+def route_scope(route: Any) -> Scope | None:
+    """The key scope a matched route needs (`request.scope["route"]`), or None for a route without a key."""
+    dependant = getattr(route, "dependant", None)
+    return _required_scope(dependant) if isinstance(dependant, Dependant) else None
+
+
+def _required_scope(dependant: Dependant) -> Scope | None:
+    scopes = {"admin" if d.call is admin_access else "read" if d.call is read_access else _required_scope(d)
+              for d in dependant.dependencies}
+    return "admin" if "admin" in scopes else "read" if "read" in scopes else None
 
 
 def document_key_schemes(app: FastAPI) -> None:

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from ornament_pipeline.server.auth import Access, Principal, authorize
+from ornament_pipeline.server.auth import Access, Principal, authorize, presented_key, route_scope
 
 T = TypeVar("T")
 
@@ -61,3 +61,11 @@ async def run_db(request: Request, access: Access, work: Callable[[Connection, P
     retry = request.method == "GET"
     return await anyio.to_thread.run_sync(lambda: on_connection(app.state.engine, call, retry=retry),
                                           limiter=_db_limiter(app))
+
+
+async def check_key_first(request: Request) -> None:
+    """The 401 or 403 a request's key earns on its route, if it earns one. Parameters are validated before
+    `run_db` checks the key, so a request with both a bad key and a bad parameter would otherwise get a 422."""
+    scope, presented = route_scope(request.scope.get("route")), presented_key(request)
+    if scope is not None and presented is not None:
+        await run_db(request, Access(presented, scope), lambda conn, principal: None)

@@ -83,6 +83,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        from ornament_pipeline.server.deps import check_key_first  # deps -> auth -> errors
+
+        try:
+            await check_key_first(request)
+        except ApiError as refused:
+            return await _api_error(request, refused)
         fields = _field_errors(list(exc.errors()))
         names = ", ".join(sorted({f.field for f in fields}))
         return error_response(422, "invalid_parameter", f"invalid parameter(s): {names}", fields)

@@ -61,6 +61,21 @@ def test_how_headers_present_a_key(client: TestClient, read_key: str) -> None:
         assert_error(client.get(PRODUCTS, headers={"Authorization": authorization}), 401, "unauthorized")
 
 
+def test_the_key_is_judged_before_the_parameters(client: TestClient, read_key: str, admin_key: str) -> None:
+    bad_params = {"limit": "abc"}
+    assert_error(client.get(PRODUCTS, params=bad_params), 401, "unauthorized")
+    assert_error(client.get(PRODUCTS, params=bad_params, headers={"X-API-Key": "junk"}), 401, "unauthorized")
+    forged = "orn_00000000_" + "x" * 43
+    assert_error(client.get("/api/v1/products/0/history", headers={"X-API-Key": forged}), 401, "unauthorized")
+    # A read key on an admin route with a bad body: the scope is what is wrong first.
+    assert_error(client.post("/api/v1/syncs", json={"year": "soon"}, headers={"X-API-Key": read_key}),
+                 403, "forbidden")
+    # A good key with bad parameters: the parameters are what is wrong.
+    assert_error(client.get(PRODUCTS, params=bad_params, headers={"X-API-Key": read_key}), 422, "invalid_parameter")
+    assert_error(client.post("/api/v1/syncs", json={"year": "soon"}, headers={"X-API-Key": admin_key}),
+                 422, "invalid_parameter")
+
+
 def test_read_key_cannot_start_syncs(reader: TestClient) -> None:
     error = assert_error(reader.post("/api/v1/syncs", json={"vendor": "ornament_shop_com"}), 403, "forbidden")
     assert "admin" in error["message"]
