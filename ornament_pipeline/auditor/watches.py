@@ -146,13 +146,16 @@ def add_watch(
     return _row_to_watch(row)
 
 
-def list_watches(bind: Connection | Engine, item_number: str | None = None) -> list[Watch]:
-    """Every watch (or those of one item number), oldest first."""
-    where, params = "", {}
+def list_watches(bind: Connection | Engine, item_number: str | None = None, *, after_id: int = 0,
+                 limit: int | None = None) -> list[Watch]:
+    """Watches (all, or those of one item number) with an id above `after_id`, oldest first, at most `limit`."""
+    conditions, params = ["id > :after_id"], {"after_id": after_id, "limit": limit}
     if item_number:
-        where, params = " WHERE item_number = :item", {"item": item_number.strip().upper()}
+        conditions.append("item_number = :item")
+        params["item"] = item_number.strip().upper()
+    sql = f"SELECT {_COLUMNS} FROM watches WHERE {' AND '.join(conditions)} ORDER BY id LIMIT :limit"
     with _connection(bind) as conn:
-        rows = conn.execute(text(f"SELECT {_COLUMNS} FROM watches{where} ORDER BY id"), params).all()
+        rows = conn.execute(text(sql), params).all()
     return [_row_to_watch(row) for row in rows]
 
 

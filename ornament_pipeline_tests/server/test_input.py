@@ -213,6 +213,26 @@ def test_watch_validation(admin: TestClient, body: dict, field: str) -> None:
     field_error(admin.post("/api/v1/watches", json=body), field)
 
 
+def test_watches_are_listed_in_pages(reader: TestClient, admin: TestClient) -> None:
+    made = [admin.post("/api/v1/watches", json={"item_number": "QX7100", "label": f"page {n}"}).json()["id"]
+            for n in range(5)]
+    try:
+        seen, after = [], 0
+        while True:
+            page = reader.get("/api/v1/watches", params={"item_number": "QX7100", "limit": 2, "after_id": after})
+            ids = [w["id"] for w in page.json()]
+            seen += ids
+            if len(ids) < 2:
+                break
+            after = ids[-1]
+        assert seen == made
+        field_error(reader.get("/api/v1/watches", params={"limit": 1001}), "limit")
+        field_error(reader.get("/api/v1/watches", params={"after_id": -1}), "after_id")
+    finally:
+        for watch_id in made:
+            admin.delete(f"/api/v1/watches/{watch_id}")
+
+
 @pytest.mark.parametrize("path", ["/api/v1/watches", "/api/v1/syncs"])
 def test_a_body_that_is_not_json_says_so(admin: TestClient, path: str) -> None:
     response = admin.post(path, content=b'{"item_number": "QX6001"', headers={"content-type": "application/json"})

@@ -21,6 +21,7 @@ from ornament_pipeline.server.params import ITEM_NUMBER, MAX_BIGINT, NO_NUL, Ven
 
 router = APIRouter(tags=["watches"], responses=ERROR_RESPONSES, route_class=KeyedRoute)
 
+MAX_WATCH_PAGE = 1000
 AlertKind = Literal["price_drop", "back_in_stock", "new_listing", "all_time_low"]
 
 
@@ -58,8 +59,12 @@ async def list_watches(
     request: Request,
     access: Annotated[Access, Depends(read_access)],
     item_number: Annotated[str | None, Query(pattern=ITEM_NUMBER)] = None,
+    after_id: Annotated[int, Query(ge=0, le=MAX_BIGINT, description="The last id of the previous page")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_WATCH_PAGE)] = MAX_WATCH_PAGE,
 ) -> list[watches.Watch]:
-    return await run_db(request, access, lambda conn, _: watches.list_watches(conn, item_number))
+    """At most `limit` watches with ids above `after_id`: a page shorter than `limit` is the last one."""
+    return await run_db(request, access, lambda conn, _: watches.list_watches(conn, item_number,
+                                                                              after_id=after_id, limit=limit))
 
 
 @router.post("/watches", response_model=WatchOut, status_code=201, summary="Watch an ornament (admin)")
