@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -52,10 +53,11 @@ def dagster(tmp_path: Path, replica: ReplicaHandle, migrated_db_url: str, redis_
     workspace = ["-w", str(REPO / "workspace.yaml")]
     logs = [open(tmp_path / name, "wb") for name in ("daemon.log", "webserver.log")]  # noqa: SIM115
     procs = [
+        # Each in its own process group: the code servers and run workers they start go down with them.
         subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", *workspace], env=env, cwd=REPO,
-                         stdout=logs[0], stderr=subprocess.STDOUT),
+                         stdout=logs[0], stderr=subprocess.STDOUT, start_new_session=True),
         subprocess.Popen([str(bin_dir / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), *workspace],
-                         env=env, cwd=REPO, stdout=logs[1], stderr=subprocess.STDOUT),
+                         env=env, cwd=REPO, stdout=logs[1], stderr=subprocess.STDOUT, start_new_session=True),
     ]
     url = f"http://127.0.0.1:{port}"
     try:
@@ -77,6 +79,10 @@ def dagster(tmp_path: Path, replica: ReplicaHandle, migrated_db_url: str, redis_
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+            try:  # a code server left behind (seen orphaned for minutes) holds the database open
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         for log in logs:
             log.close()
         create_engine(sqlalchemy_url(storage_url)).dispose()
