@@ -53,6 +53,13 @@ def dagster_home() -> Path:
     return home
 
 
+def _signal_group(child: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    try:
+        os.killpg(child.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
 def dev(
     port: int = typer.Option(3000, help="Port of the Dagster web UI."),
     host: str = typer.Option("127.0.0.1", help="Address the web UI listens on."),
@@ -76,13 +83,16 @@ def dev(
         else:
             children.append(subprocess.Popen(
                 [str(bin_dir / "ornaments"), "replica", "serve", "--size", replica_size,
-                 "--ports", ",".join(map(str, ports))], env=env))
+                 "--ports", ",".join(map(str, ports))], env=env, start_new_session=True))
     for vendor in settings.enabled_vendors:
         env[base_url_env_var(vendor)] = settings.vendor(vendor).base_url
     workspace = ["-w", str(REPO / "workspace.yaml")]
-    children.append(subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", *workspace], env=env, cwd=REPO))
+    # Each child leads its own process group, so that stopping it stops the code servers and runs it started.
+    children.append(subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", *workspace], env=env, cwd=REPO,
+                                     start_new_session=True))
     children.append(subprocess.Popen(
-        [str(bin_dir / "dagster-webserver"), "-h", host, "-p", str(port), *workspace], env=env, cwd=REPO))
+        [str(bin_dir / "dagster-webserver"), "-h", host, "-p", str(port), *workspace], env=env, cwd=REPO,
+        start_new_session=True))
     typer.echo(f"Dagster UI: http://{host}:{port}  (Ctrl-C stops everything)")
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the children too
     try:
@@ -93,10 +103,10 @@ def dev(
         pass
     finally:
         for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
+            _signal_group(child, signal.SIGINT)  # what Ctrl-C in a terminal does
         for child in children:
             try:
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 child.kill()
+            _signal_group(child, signal.SIGKILL)  # a code server that outlived its parent (they can ignore SIGTERM)

@@ -63,6 +63,17 @@ def test_dev_serves_the_ui_on_the_replica_and_stops_cleanly(tmp_path: Path, new_
         output = dev.communicate(timeout=60)[0]
         drop_database(new_db_url.rsplit("/", 1)[1] + "_dagster")
     assert dev.returncode is not None
+    # Nothing it started is left: not the code servers the daemon and webserver start for themselves either.
+    home = str(tmp_path / "dagster_home")
+    left = [pid for pid in os.listdir("/proc") if pid.isdigit() and _cmdline_or_environ_mentions(pid, home)]
+    assert not left, [Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:200] for pid in left]
     for port in [*site_ports, ui_port]:
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers after Ctrl-C\n{output}"
+
+
+def _cmdline_or_environ_mentions(pid: str, text: str) -> bool:
+    try:
+        return any(text.encode() in Path(f"/proc/{pid}/{part}").read_bytes() for part in ("cmdline", "environ"))
+    except OSError:  # gone meanwhile, or not ours to read
+        return False
