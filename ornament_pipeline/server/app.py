@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -34,6 +35,7 @@ def create_app(engine: Engine, config: ServerConfig | None = None) -> FastAPI:
     app.state.engine = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_pre_ping=False,
                                      pool_size=10, max_overflow=10, pool_recycle=1800)
     app.state.server_config = config or ServerConfig()
+    app.state.db_executor = ThreadPoolExecutor(app.state.server_config.db_threads, thread_name_prefix="db")
     app.state.key_checker = KeyChecker()
     install_error_handlers(app)
     for module in (products, catalog, changes, watches, syncs, health):

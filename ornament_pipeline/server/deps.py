@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import anyio
-import anyio.lowlevel
-import anyio.to_thread
-from fastapi import FastAPI, Request
+from fastapi import Request
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from ornament_pipeline.server.auth import Access, Principal, authorize, presented_key, route_scope
 
 T = TypeVar("T")
-
-
-def _db_limiter(app: FastAPI) -> anyio.CapacityLimiter:
-    # Requests beyond `db_threads` wait their turn in the event loop, in order, instead of as threads contending
-    # for the GIL: with anyio's default of 40 threads, that contention set the API's tail latency under load.
-    # A limiter belongs to one event loop (a test client may run one per request), so it is made per loop.
-    loop = anyio.lowlevel.current_token()
-    held = getattr(app.state, "db_limiter", None)
-    if held is None or held[0] != loop:
-        held = app.state.db_limiter = (loop, anyio.CapacityLimiter(app.state.server_config.db_threads))
-    return held[1]
 
 
 def on_connection(engine: Engine, work: Callable[[Connection], T], *, retry: bool) -> T:
@@ -49,6 +36,10 @@ def on_connection(engine: Engine, work: Callable[[Connection], T], *, retry: boo
 async def run_db(request: Request, access: Access, work: Callable[[Connection, Principal], T]) -> T:
     """Check the key and run `work(conn, principal)` on one pooled connection, in one database thread.
 
+    Each process has `server.db_threads` of them (`app.state.db_executor`); requests beyond wait in its queue, in
+    arrival order, rather than as more threads contending for the GIL with the event loop: with anyio's default
+    of 40 threads, that contention set the API's tail latency under load.
+
     The connection is rolled back on exit unless `work` commits. Doing both in one hop (rather than a
     dependency per step, each its own thread hop) is what keeps the API's overhead over the SQL small.
     A GET whose connection turns out dropped is run again once on a fresh one (`on_connection`).
@@ -59,8 +50,8 @@ async def run_db(request: Request, access: Access, work: Callable[[Connection, P
         return work(conn, authorize(conn, app.state.key_checker, access))
 
     retry = request.method == "GET"
-    return await anyio.to_thread.run_sync(lambda: on_connection(app.state.engine, call, retry=retry),
-                                          limiter=_db_limiter(app))
+    return await asyncio.get_running_loop().run_in_executor(
+        app.state.db_executor, lambda: on_connection(app.state.engine, call, retry=retry))
 
 
 async def check_key_first(request: Request) -> None:
