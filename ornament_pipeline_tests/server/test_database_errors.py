@@ -63,3 +63,19 @@ def test_database_down_is_a_json_503(read_key: str) -> None:
         health = client.get("/api/v1/health")
         assert health.status_code == 503 and health.json()["database"] == "unreachable"
     nowhere.dispose()
+
+
+def test_an_unexpected_error_is_a_json_500(engine: Engine) -> None:
+    app = create_app(engine, ServerConfig(dagster_url=DEAD_DAGSTER))
+
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/api/v1/boom", boom)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/api/v1/boom")
+    assert response.status_code == 500
+    assert response.json()["error"] == {"status": 500, "code": "internal_error", "fields": [],
+                                        "message": "internal error; the server log has the details"}
+    assert "a bug" not in response.text  # the traceback goes to the server's log (Starlette re-raises it to uvicorn)
+    app.state.engine.dispose()
