@@ -54,7 +54,8 @@ def hover_tiles(driver: WebDriver, page: Page, parsed: ListingPage, year: int | 
         return parsed
     driver.execute_async_script(HOVER_SCRIPT)
     source = driver.page_source
-    if parser.tiles_without_id(source, page.final_url):
+    missing = parser.tiles_without_id(source, page.final_url)
+    if missing:
         log.info("synthetic hover was not enough; hovering tiles one by one")
         actions = ActionChains(driver, duration=0)  # Selenium's default glides the pointer for 250 ms a tile
         failures = 0
@@ -68,8 +69,8 @@ def hover_tiles(driver: WebDriver, page: Page, parsed: ListingPage, year: int | 
         if failures:
             log.warning("hover failed on %d tiles", failures)
         source = driver.page_source
+        missing = parser.tiles_without_id(source, page.final_url)
     hovered = parser.parse_listing(source, page.final_url, year)
-    missing = parser.tiles_without_id(source, page.final_url)
     # Short of products with tiles still blank: say that hovering failed, rather than let validation
     # report "no product tiles" about a page full of them.
     if missing and len(hovered.items) < (hovered.expected_count if hovered.expected_count is not None else 1):
