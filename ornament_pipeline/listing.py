@@ -6,13 +6,14 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-Availability = Literal["available", "unavailable", "preorder"]
-AVAILABILITIES: tuple[str, ...] = ("available", "unavailable", "preorder")
+# "unknown": the page said something about stock that could not be read; the words are kept in availability_text.
+Availability = Literal["available", "unavailable", "preorder", "unknown"]
+AVAILABILITIES: tuple[str, ...] = ("available", "unavailable", "preorder", "unknown")
 
 # The order of fields in JSON output (`ornaments scrape`, `ornaments replica truth`).
 JSON_FIELDS = (
     "vendor", "vendor_id", "sku", "item_number", "condition", "name", "price",
-    "availability", "brand", "release_year", "link",
+    "availability", "availability_text", "brand", "release_year", "link",
 )
 
 
@@ -32,6 +33,7 @@ class Listing:
     brand: str | None = None
     release_year: int | None = None
     price_note: str | None = None  # why price is None, e.g. "Sold Out"
+    availability_text: str | None = None  # the stock wording that could not be read (set only when "unknown")
 
     def to_json_dict(self) -> dict[str, Any]:
         data = asdict(self)
