@@ -4,7 +4,7 @@ Run: `.venv/bin/python benchmarks/api_bench.py [--days 3] [--seconds 10] [--conn
 
 1. Loads the full replica's truth for `--days` days into a fresh database on the local Postgres
    (`BENCH_ADMIN_URL`, default postgresql://postgres@127.0.0.1:5432/postgres) with the warehouse's own
-   merge_partition/snapshot, as complete daily syncs would; the database is dropped at the end.
+   merge_observation, as complete daily syncs would; the database is dropped at the end.
 2. Captures the exact SQL (and bound parameters) the API runs for two requests: a filtered product search
    and a history read, plus the API key lookup every request makes.
 3. SQL alone: N threads (for each N in `--connections`), each with its own psycopg2 connection, run those

@@ -8,7 +8,7 @@ Run: `.venv/bin/python benchmarks/auditor_bench.py [--days 0,1,2,3] [--workers 8
 3. The auditor loop (`ornaments watch run`'s, LISTEN-driven, `--workers` delivery threads) runs in this process
    beside the merges, delivering to a local webhook receiver (HTTP/1.1 keep-alive, checks every signature).
 4. Per replica day: the full replica's truth is merged partition by partition with the warehouse's own
-   merge_partition + snapshot (no browser), as a complete daily sync would; the clock stops when the last
+   merge_observation (no browser), as a complete daily sync would; the clock stops when the last
    alert of the day has been accepted by the receiver.
 
 Prints, per day: change events, alerts raised, webhook deliveries, merge time, time after the last merge until
@@ -45,8 +45,7 @@ from ornament_pipeline.db.migrations import drop_database, migrate  # noqa: E402
 from ornament_pipeline.replica import truth  # noqa: E402
 from ornament_pipeline.replica.catalogue import DEFAULT_SEED  # noqa: E402
 from ornament_pipeline.vendors import VENDOR_KEYS  # noqa: E402
-from ornament_pipeline.warehouse.history import snapshot  # noqa: E402
-from ornament_pipeline.warehouse.products import merge_partition  # noqa: E402
+from ornament_pipeline.warehouse.scrapes import merge_observation  # noqa: E402
 
 SECRET = "bench-secret"
 T0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
@@ -153,9 +152,7 @@ def main() -> None:
             for n, ((vendor, year), part) in enumerate(sorted(partitions.items())):
                 at = T0 + timedelta(days=day, seconds=n)
                 with engine.begin() as conn:
-                    merge_partition(conn, vendor, year, part, at, complete=True)
-                with engine.begin() as conn:
-                    snapshot(conn, ("price", "availability"), vendor, year)
+                    merge_observation(conn, vendor, year, part, at, complete=True, tracked=("price", "availability"))
             merged = time.perf_counter() - started
             raising = ""
             if args.backlog:

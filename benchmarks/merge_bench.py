@@ -23,8 +23,7 @@ from sqlalchemy.engine import make_url
 from ornament_pipeline.db.engine import sqlalchemy_url
 from ornament_pipeline.db.migrations import drop_database, migrate
 from ornament_pipeline.listing import Listing
-from ornament_pipeline.warehouse.history import snapshot
-from ornament_pipeline.warehouse.products import merge_partition
+from ornament_pipeline.warehouse.scrapes import merge_observation
 
 VENDOR = "hookedonhallmark_com"
 YEARS = list(range(1973, 2027))
@@ -62,9 +61,7 @@ def set_based(url: str, listings: list[Listing], at: datetime) -> None:
     engine = create_engine(sqlalchemy_url(url))
     for year, group in by_year(listings).items():
         with engine.begin() as conn:
-            merge_partition(conn, VENDOR, year, group, at, complete=True)
-        with engine.begin() as conn:
-            snapshot(conn, TRACKED, VENDOR, year)
+            merge_observation(conn, VENDOR, year, group, at, complete=True, tracked=TRACKED)
     engine.dispose()
 
 

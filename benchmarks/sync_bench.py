@@ -19,7 +19,7 @@ import dagster as dg
 from sqlalchemy.engine import make_url
 
 from ornament_pipeline.db.migrations import drop_database, migrate
-from ornament_pipeline.pipeline.assets import price_history, products, vendor_listings
+from ornament_pipeline.pipeline.assets import SYNC_ASSETS
 from ornament_pipeline.pipeline.partitions import YEARS, partition_key
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
 from ornament_pipeline.replica.testing import running_replica
@@ -38,7 +38,7 @@ def one_pass(resources: dict, partitions: list[tuple[str, int]]) -> dict[str, fl
     instance = dg.DagsterInstance.ephemeral()
     start = time.perf_counter()
     for vendor, year in partitions:
-        result = dg.materialize([vendor_listings, products, price_history], partition_key=partition_key(vendor, year),
+        result = dg.materialize(SYNC_ASSETS, partition_key=partition_key(vendor, year),
                                 resources=resources, instance=instance, raise_on_error=False)
         if not result.success:
             totals["failed_runs"] += 1

@@ -4,7 +4,7 @@ import dagster as dg
 
 from ornament_pipeline.auditor import definitions as auditor
 from ornament_pipeline.config import get_settings
-from ornament_pipeline.pipeline import assets, checks, jobs, sensors
+from ornament_pipeline.pipeline import assets, jobs, sensors
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
 from ornament_pipeline.pipeline.schedules import build_schedules
 
@@ -13,8 +13,8 @@ def build_defs() -> dg.Definitions:
     """The pipeline's definitions merged with the auditor's (only `defs` may live at module scope)."""
     settings = SettingsResource()
     pipeline = dg.Definitions(
-        assets=[assets.vendor_listings, assets.products, assets.price_history, assets.cross_vendor_offers],
-        asset_checks=[checks.one_current_version_per_listing, checks.prices_are_positive],
+        # The per-partition checks are declared on the assets they guard (check_specs).
+        assets=[*assets.SYNC_ASSETS, assets.cross_vendor_offers],
         jobs=[jobs.sync_vendor_year, jobs.sync_by_id, jobs.sync_by_query],
         schedules=build_schedules(get_settings()),
         sensors=[sensors.new_year_links, sensors.retry_failed_partitions, sensors.offers_refresh],

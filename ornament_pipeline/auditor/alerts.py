@@ -60,7 +60,8 @@ under_target AS (  -- a watch's max_price is a ceiling for every kind (price_dro
 raised AS (
     SELECT m.*, 'new_listing' AS alert_kind, NULL::numeric AS previous_low
     FROM under_target m
-    WHERE 'new_listing' = ANY(m.kinds) AND m.kind = 'new' AND NOT m.new_delisted
+    -- 'identified': a listing first stored without its item number, now known: new to the item's watchers
+    WHERE 'new_listing' = ANY(m.kinds) AND m.kind IN ('new', 'identified') AND NOT m.new_delisted
   UNION ALL
     SELECT m.*, 'back_in_stock', NULL
     FROM under_target m

@@ -1,157 +1,218 @@
-"""The assets of one vendor-year: scraped listings -> products -> price history; then cross-vendor offers."""
+"""The assets of one vendor-year: scraped listings -> products and price history (one merge); then offers.
 
+`vendor_listings` records what the vendor's pages showed as an observation in Postgres (`scrapes`);
+`warehouse_merge` applies every pending observation of the partition, oldest first, to `products`,
+`price_history` and `change_events` in one transaction. Nothing passes between the steps but the database.
+"""
 
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
 
+from ornament_pipeline.listing import Listing
 from ornament_pipeline.pipeline.partitions import vendor_and_year, vendor_year_partitions
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
-from ornament_pipeline.pipeline.scrape import FailedPage, ListingsScrape, fill_from_detail
-from ornament_pipeline.warehouse.history import snapshot
+from ornament_pipeline.pipeline.scrape import FailedPage, enrich
+from ornament_pipeline.warehouse import audits
+from ornament_pipeline.warehouse.history import HistorySnapshot
 from ornament_pipeline.warehouse.offers import refresh_offers
-from ornament_pipeline.warehouse.products import known_vendor_ids, merge_partition
+from ornament_pipeline.warehouse.products import known_vendor_ids, listed_in_partition
+from ornament_pipeline.warehouse.scrapes import apply_pending, record_scrape
 
 PREVIEW_ROWS = 10
 
 
-def _preview(listings: list, columns: tuple[str, ...] = ("vendor_id", "name", "price", "availability")) -> str:
+def _preview(listings: Sequence[Listing],
+             columns: tuple[str, ...] = ("vendor_id", "name", "price", "availability")) -> str:
     if not listings:
         return "_no listings_"
     frame = pd.DataFrame([{c: getattr(item, c) for c in columns} for item in listings[:PREVIEW_ROWS]])
     return frame.to_markdown(index=False)
 
 
+def _bullets(items: Sequence[object], total: int | None = None) -> dg.MetadataValue:
+    lines = [f"- {item}" for item in items[:50]]
+    if (total or len(items)) > len(lines):
+        lines.append(f"- … and {(total or len(items)) - len(lines)} more")
+    return dg.MetadataValue.md("\n".join(lines) or "none")
+
+
+def _check(name: str, asset: str, description: str, blocking: bool = False) -> dg.AssetCheckSpec:
+    # Partitioned checks (preview in Dagster 1.13): a vendor-year's result stays on that vendor-year.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return dg.AssetCheckSpec(name, asset=asset, description=description, blocking=blocking,
+                                 partitions_def=vendor_year_partitions)
+
+
 @dg.asset(
     partitions_def=vendor_year_partitions,
     group_name="scrape",
-    kinds={"selenium", "python"},
-    check_specs=[dg.AssetCheckSpec("scrape_complete", asset="vendor_listings",
-                                   description="Every page of the vendor-year was scraped.")],
+    kinds={"selenium", "postgres"},
+    check_specs=[
+        _check("scrape_complete", "vendor_listings",
+               "Every listing page and every first-seen listing's product page of the vendor-year was read."),
+        _check("listings_fit_schema", "vendor_listings",
+               "Every listing the pages showed could be stored as shown (none set aside for a value that does "
+               "not fit the schema)."),
+    ],
 )
-def vendor_listings(context: dg.AssetExecutionContext, scraper: ScraperResource,
-                    settings: SettingsResource) -> Iterator[dg.Output[ListingsScrape] | dg.AssetCheckResult]:
-    """The listings of one vendor-year as the vendor's listing pages show them (every page, the View All
-    page where a year is split), plus the pages that failed. A vendor without a page for the year gives an
-    empty, successful partition; a year whose pages all failed fails the run (never an empty success)."""
+def vendor_listings(context: dg.AssetExecutionContext, scraper: ScraperResource, settings: SettingsResource,
+                    warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """The listings of one vendor-year as the vendor's listing pages show them (every page, the View All page
+    where a year is split), with the product page of each first-seen listing read once, recorded as one
+    observation in Postgres (`scrapes`, `scrape_listings`) for the merge. A vendor without a page for the year
+    gives an empty, successful partition; a year whose pages all failed, or that vanished from a year index
+    that listed it, fails the run (never an empty success)."""
     vendor, year = vendor_and_year(context)
-    scraped_at = datetime.now(UTC)
-    if vendor not in settings.get().enabled_vendors:
-        result = ListingsScrape(vendor, year, scraped_at)
-        note = "vendor is disabled in config; nothing scraped"
-    else:
-        with scraper.integration(vendor) as integration:
-            links = integration.get_year_links()
-            if year not in links:
-                result, note = ListingsScrape(vendor, year, scraped_at), "vendor has no page for this year"
-            else:
-                scraped = integration.get_ornaments_by_year(year)
-                failed = [FailedPage(e.url, e.reason, e.status) for e in scraped.failed_pages]
-                result = ListingsScrape(vendor, year, scraped_at, scraped.listings, failed, scraped.pages_visited,
-                                        links[year])
-                note = "complete" if result.complete else f"{len(failed)} page(s) failed"
-    if result.failed_pages and not result.listings:
-        raise dg.Failure(f"{vendor} {year}: every page failed", metadata={
-            "failed_pages": dg.MetadataValue.md("\n".join(f"- {p}" for p in result.failed_pages))})
-    context.log.info("%s %s: %d listings, %s", vendor, year, len(result.listings), note)
-    yield dg.Output(result, metadata={
-        "listings": len(result.listings),
-        "pages_visited": result.pages_visited,
-        "pages_failed": len(result.failed_pages),
-        "year_url": dg.MetadataValue.url(result.year_url) if result.year_url else "none",
-        "status": note,
-        "preview": dg.MetadataValue.md(_preview(result.listings)),
-    })
-    yield dg.AssetCheckResult(
-        check_name="scrape_complete",
-        passed=result.complete,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"failed_pages": dg.MetadataValue.md(
-            "\n".join(f"- {p}" for p in result.failed_pages) or "none")},
-    )
-
-
-@dg.asset(
-    partitions_def=vendor_year_partitions,
-    group_name="warehouse",
-    kinds={"postgres"},
-    check_specs=[dg.AssetCheckSpec("no_sudden_drop", asset="products", description=(
-        "The partition's listing count did not fall by more than 30% since its last run "
-        "(such a fall is not stored as delistings)."))],
-)
-def products(context: dg.AssetExecutionContext, vendor_listings: ListingsScrape, scraper: ScraperResource,
-             warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Listings merged into the `products` table, one transaction per partition, set-based (a staging table
-    and one upsert). A listing seen for the first time gets its product page read once (for the SKU and what
-    the listing page lacks); known listings are updated from the listing page. Listings the partition no
-    longer shows are marked delisted only when every page was scraped."""
-    vendor, year = vendor_and_year(context)
+    observed_at = datetime.now(UTC)
     engine = warehouse.engine()
-    listings = vendor_listings.listings
-    with engine.connect() as conn:
-        have_detail = known_vendor_ids(conn, vendor, [item.vendor_id for item in listings])
-    need_detail = [item for item in listings if item.vendor_id not in have_detail]
-    detail_read: set[str] = set()
-    detail_failures: list[str] = []
-    if need_detail:
-        filled = {}
-        with scraper.integration(vendor) as integration:
-            for item in need_detail:
-                try:
-                    filled[item.vendor_id] = fill_from_detail(item, integration.get_ornament_by_url(item.link))
-                    detail_read.add(item.vendor_id)
-                except Exception as exc:  # noqa: BLE001 - one bad product page must not lose the partition
-                    detail_failures.append(f"{item.link}: {exc}")
-        listings = [filled.get(item.vendor_id, item) for item in listings]
+    if vendor not in settings.get().enabled_vendors:
+        context.log.info("%s %s: vendor is disabled in config; nothing scraped", vendor, year)
+        yield dg.MaterializeResult(metadata={"listings": 0, "status": "vendor is disabled in config"})
+        yield from _scrape_checks(passed=True, failed=[], rejects=[])
+        return
+    with scraper.integration(vendor) as integration:
+        links = integration.get_year_links()
+        if year not in links:
+            with engine.connect() as conn:
+                stored = listed_in_partition(conn, vendor, year)
+            if stored:
+                raise dg.Failure(
+                    f"{vendor} {year}: the year is missing from the vendor's year index, which had it "
+                    f"({stored} listings stored); nothing is delisted until the index shows it again",
+                    metadata={"listed": stored})
+            context.log.info("%s %s: vendor has no page for this year", vendor, year)
+            yield dg.MaterializeResult(metadata={"listings": 0, "status": "vendor has no page for this year"})
+            yield from _scrape_checks(passed=True, failed=[], rejects=[])
+            return
+        scraped = integration.get_ornaments_by_year(year)
+        failed = [FailedPage(e.url, e.reason, e.status) for e in scraped.failed_pages]
+        if failed and not scraped.listings:
+            raise dg.Failure(f"{vendor} {year}: every page failed", metadata={"failed_pages": _bullets(failed)})
+        with engine.connect() as conn:
+            have_detail = known_vendor_ids(conn, vendor, [item.vendor_id for item in scraped.listings])
+        need_detail = {item.vendor_id for item in scraped.listings} - have_detail
+        enriched = enrich(scraped.listings, need_detail, integration.get_ornament_by_url)
+    complete = not failed
+    status = "complete" if complete else f"{len(failed)} listing page(s) failed"
     with engine.begin() as conn:
-        merged = merge_partition(conn, vendor, year, listings, vendor_listings.scraped_at,
-                                 vendor_listings.complete, detail_read)
+        recorded = record_scrape(
+            conn, vendor=vendor, year=year, scope="partition", observed_at=observed_at, complete=complete,
+            status=status, listings=enriched.listings, detail_read=enriched.detail_read,
+            failed_pages=[p.to_json_dict() for p in failed], pages_visited=scraped.pages_visited,
+            year_url=scraped.year_url, run_id=context.run.run_id)
+    context.log.info("%s %s: %d listings (%d set aside), %s; %d product pages read, %d failed", vendor, year,
+                     len(enriched.listings), len(recorded.rejects), status, len(enriched.detail_read),
+                     len(enriched.failures))
     yield dg.MaterializeResult(metadata={
-        "listings_seen": merged.seen,
-        "new": merged.new,
-        "updated": merged.updated,
-        "delisted": merged.delisted,
-        "detail_pages_read": len(detail_read),
-        "detail_pages_failed": len(detail_failures),
-        "pages_failed": len(vendor_listings.failed_pages),
-        "delisting": merged.delisting_skipped or "applied",
-        "preview": dg.MetadataValue.md(_preview(listings)),
+        "scrape_id": recorded.scrape_id,
+        "listings": len(enriched.listings),
+        "listings_set_aside": len(recorded.rejects),
+        "pages_visited": scraped.pages_visited,
+        "pages_failed": len(failed),
+        "product_pages_read": len(enriched.detail_read),
+        "product_pages_failed": len(enriched.failures),
+        "year_url": dg.MetadataValue.url(scraped.year_url) if scraped.year_url else "none",
+        "status": status,
+        "preview": dg.MetadataValue.md(_preview(enriched.listings)),
     })
-    yield dg.AssetCheckResult(
-        check_name="no_sudden_drop",
-        passed=not merged.suspicious_drop,
-        metadata={"listed_before": merged.listed_before, "seen": merged.seen,
-                  "detail": merged.delisting_skipped or "ok"},
-    )
+    yield from _scrape_checks(passed=complete and not enriched.failures, failed=[*failed, *enriched.failures],
+                              rejects=recorded.rejects)
 
 
-@dg.asset(
+def _scrape_checks(passed: bool, failed: Sequence[FailedPage], rejects: Sequence[object]
+                   ) -> Iterator[dg.AssetCheckResult]:
+    yield dg.AssetCheckResult(check_name="scrape_complete", asset_key="vendor_listings", passed=passed,
+                              severity=dg.AssetCheckSeverity.WARN,
+                              metadata={"failed_pages": len(failed), "pages": _bullets(failed)})
+    yield dg.AssetCheckResult(check_name="listings_fit_schema", asset_key="vendor_listings", passed=not rejects,
+                              severity=dg.AssetCheckSeverity.WARN,
+                              metadata={"set_aside": len(rejects), "listings": _bullets(rejects)})
+
+
+@dg.multi_asset(
     partitions_def=vendor_year_partitions,
-    group_name="warehouse",
-    kinds={"postgres"},
-    deps=[products],
+    specs=[
+        dg.AssetSpec("products", deps=[vendor_listings], group_name="warehouse", kinds={"postgres"},
+                     description="Every listing's latest state in the `products` table, one row per (vendor, "
+                                 "vendor's product id), written only by observations newer than the last one."),
+        dg.AssetSpec("price_history", deps=["products"], group_name="warehouse", kinds={"postgres"},
+                     description="SCD type 2 history of every listing (`price_history`, check strategy on "
+                                 "`history.tracked_fields` plus identity) and one change event per version."),
+    ],
+    check_specs=[
+        _check("no_sudden_drop", "products",
+               "The partition's listing count did not fall by more than 30% in one scrape (such a fall is not "
+               "stored as delistings)."),
+        _check("product_pages_read", "products",
+               "Every listed product of the vendor-year has had its product page read (SKU, item number, "
+               "condition); the rest are read again on the next run."),
+        _check("current_version_matches_products", "price_history",
+               "The current version of every product of the vendor-year agrees with `products` on SKU, item "
+               "number, condition, the tracked fields, and whether it is listed."),
+        _check("one_event_per_version", "price_history",
+               "Every version of the vendor-year's listings has exactly one change event."),
+    ],
 )
-def price_history(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                  settings: SettingsResource) -> dg.MaterializeResult:
-    """SCD type 2 history of every listing (check strategy on `history.tracked_fields`): a change closes the
-    current version (`valid_to` = observation time) and opens a new one; a delisting opens a delisted version.
-    Each new version writes one change event (the auditor's stream) in the same transaction."""
+def warehouse_merge(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                    settings: SettingsResource) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """Apply every pending observation of the vendor-year, oldest first, to `products`, `price_history` and
+    `change_events` in one transaction: set-based (one upsert per observation), ordered by observation time, and
+    delisting unseen listings only after a complete scrape. A run killed before this step leaves its observation
+    pending; the next merge of the partition applies it before anything newer."""
     vendor, year = vendor_and_year(context)
     tracked = settings.get().history.tracked_fields
-    with warehouse.engine().begin() as conn:
-        result = snapshot(conn, tracked, vendor, year)
-    return dg.MaterializeResult(metadata={
-        "new_versions": result.versions, "new": result.new, "changed": result.changed,
-        "delisted": result.delisted, "relisted": result.relisted, "tracked_fields": ", ".join(tracked),
+    engine = warehouse.engine()
+    with engine.begin() as conn:
+        applied = apply_pending(conn, vendor, year, tracked)
+    versions = sum((a.history for a in applied), HistorySnapshot())
+    latest = applied[-1].products if applied else None
+    context.log.info("%s %s: applied %d observation(s); %d new versions", vendor, year, len(applied),
+                     versions.versions)
+    yield dg.MaterializeResult(asset_key="products", metadata={
+        "observations_applied": len(applied),
+        "listings_seen": latest.seen if latest else 0,
+        "new": sum(a.products.new for a in applied),
+        "updated": sum(a.products.updated for a in applied),
+        "stale_not_applied": sum(a.products.stale for a in applied),
+        "delisted": sum(a.products.delisted for a in applied),
+        "delisting": "; ".join(sorted({a.products.delisting_skipped or "applied" for a in applied}))
+                     or "nothing pending",
     })
+    yield dg.MaterializeResult(asset_key="price_history", metadata={
+        "new_versions": versions.versions, "new": versions.new, "changed": versions.changed,
+        "delisted": versions.delisted, "relisted": versions.relisted, "identified": versions.identified,
+        "tracked_fields": ", ".join(tracked),
+    })
+    drops = [a.products for a in applied if a.products.suspicious_drop]
+    yield dg.AssetCheckResult(check_name="no_sudden_drop", asset_key="products", passed=not drops, metadata={
+        "listed_before": latest.listed_before if latest else 0, "seen": latest.seen if latest else 0,
+        "detail": "; ".join(d.delisting_skipped or "" for d in drops) or "ok"})
+    with engine.connect() as conn:
+        missing, without_page = audits.listings_without_product_page(conn, vendor, year)
+        disagreeing = audits.versions_disagreeing(conn, vendor, year, tracked)
+        unmatched = audits.versions_without_one_event(conn, vendor, year)
+    yield dg.AssetCheckResult(check_name="product_pages_read", asset_key="products", passed=not missing,
+                              severity=dg.AssetCheckSeverity.WARN,
+                              metadata={"without_product_page": missing, "listings": _bullets(without_page, missing)})
+    yield dg.AssetCheckResult(check_name="current_version_matches_products", asset_key="price_history",
+                              passed=not disagreeing, metadata={"listings": _bullets(disagreeing)})
+    yield dg.AssetCheckResult(check_name="one_event_per_version", asset_key="price_history",
+                              passed=not unmatched, metadata={"versions": _bullets(unmatched)})
+
+
+# The steps of a vendor-year sync, in order (jobs, tests and benchmarks materialize these).
+SYNC_ASSETS = [vendor_listings, warehouse_merge]
 
 
 @dg.asset(
     group_name="analysis",
     kinds={"postgres"},
-    deps=[price_history],
+    deps=["price_history"],
     # Refresh whenever any vendor-year's history changed; eager() would wait for every partition to exist.
     automation_condition=dg.AutomationCondition.any_deps_updated() & ~dg.AutomationCondition.in_progress(),
 )

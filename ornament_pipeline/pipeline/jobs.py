@@ -6,14 +6,13 @@ from datetime import UTC, datetime
 import dagster as dg
 from sqlalchemy import text
 
-from ornament_pipeline.pipeline.assets import price_history, products, vendor_listings
+from ornament_pipeline.pipeline.assets import SYNC_ASSETS
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
-from ornament_pipeline.warehouse.history import snapshot
-from ornament_pipeline.warehouse.products import merge_partition
+from ornament_pipeline.warehouse.scrapes import apply_pending, record_scrape
 
 sync_vendor_year = dg.define_asset_job(
     "sync_vendor_year",
-    selection=dg.AssetSelection.assets(vendor_listings, products, price_history),
+    selection=dg.AssetSelection.assets(*SYNC_ASSETS),
     description="Scrape one vendor-year and merge it into products and the price history.",
 )
 
@@ -34,7 +33,10 @@ _SELECT = "SELECT id, vendor, partition_year, link FROM products"
 
 def _resync(context: dg.OpExecutionContext, rows: list, scraper: ScraperResource, warehouse: WarehouseResource,
             settings: SettingsResource) -> dict[str, int]:
-    """Re-read each product page and merge it; failures are reported after the rest is stored."""
+    """Re-read each product page and merge it; failures are reported after the rest is stored.
+
+    Each vendor-year's pages are one observation (scope `products`: it never delists), recorded and then applied
+    with whatever else is pending for that partition, in observation order."""
     tracked = settings.get().history.tracked_fields
     engine, failures, stored = warehouse.engine(), [], 0
     groups: dict[tuple[str, int | None], list] = {}
@@ -49,10 +51,14 @@ def _resync(context: dg.OpExecutionContext, rows: list, scraper: ScraperResource
                 except Exception as exc:  # noqa: BLE001 - reported below, the rest still stored
                     failures.append(f"{vendor} {row.link}: {exc}")
         with engine.begin() as conn:
-            merge_partition(conn, vendor, year, listings, observed_at, complete=False,
-                            detail_read={item.vendor_id for item in listings})
-            snapshot(conn, tracked, vendor, year, product_ids=[row.id for row in group])
-        stored += len(listings)
+            recorded = record_scrape(conn, vendor=vendor, year=year, scope="products", observed_at=observed_at,
+                                     complete=False, status=f"{len(listings)} of {len(group)} product pages read",
+                                     listings=listings, detail_read={item.vendor_id for item in listings},
+                                     run_id=context.run.run_id)
+        failures.extend(f"{vendor} {reject}" for reject in recorded.rejects)
+        with engine.begin() as conn:
+            apply_pending(conn, vendor, year, tracked)
+        stored += recorded.staged
         context.log.info("%s %s: re-read %d of %d product pages", vendor, year, len(listings), len(group))
     if failures:
         raise dg.Failure(f"{len(failures)} product page(s) failed", metadata={

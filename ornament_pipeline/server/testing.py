@@ -18,8 +18,7 @@ from ornament_pipeline.listing import Listing
 from ornament_pipeline.replica.catalogue import DEFAULT_SEED
 from ornament_pipeline.replica.clock import truth
 from ornament_pipeline.vendors import LIVE_BASE_URLS
-from ornament_pipeline.warehouse.history import snapshot
-from ornament_pipeline.warehouse.products import merge_partition
+from ornament_pipeline.warehouse.scrapes import merge_observation
 
 DAY0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 TRACKED = ("price", "availability")
@@ -37,8 +36,8 @@ def load_day(engine: Engine, listings: list[Listing], at: datetime, partitions: 
     partitions.update(by_partition)
     for vendor, year in sorted(partitions):
         with engine.begin() as conn:
-            merge_partition(conn, vendor, year, by_partition.get((vendor, year), []), at, complete=True)
-            snapshot(conn, TRACKED, vendor, year)
+            merge_observation(conn, vendor, year, by_partition.get((vendor, year), []), at, complete=True,
+                              tracked=TRACKED)
 
 
 def load_truth(engine: Engine, size: str = "small", days: int = 3, seed: int = DEFAULT_SEED) -> None:

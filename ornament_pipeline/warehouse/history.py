@@ -4,6 +4,11 @@ Like a dbt snapshot of `products` with `strategy='check'` and `hard_deletes='new
 tracked fields differ (`IS DISTINCT FROM`) from its current version, or whose listed/delisted state flipped,
 gets its current version closed at the observation time and a new one opened, and one change event is written
 in the same transaction (the auditor's outbox; a trigger NOTIFYs listeners on commit).
+
+The identity fields (SKU, item number, condition) are compared too, whatever is tracked: the current version
+always agrees with `products` on who the listing is. A listing first stored without its item number (its
+product page failed) gets an `identified` version and event once the item number is known, so watches by item
+number see it exactly once.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ from ornament_pipeline.warehouse.locks import lock_partition
 
 _SNAPSHOT_SOURCE = """
 CREATE TEMP TABLE snapshot_changes ON COMMIT DROP AS
-SELECT p.id AS product_id, p.price, p.availability, p.name, p.sku, p.condition, p.item_number, p.link,
-       p.delisted_at IS NOT NULL AS is_delisted,
-       COALESCE(p.delisted_at, p.last_synced_at) AS observed_at,
+SELECT p.id AS product_id, p.price, p.availability, p.availability_text, p.name, p.sku, p.condition,
+       p.item_number, p.link, p.delisted_at IS NOT NULL AS is_delisted,
+       p.last_synced_at AS observed_at,  -- the observation that last wrote the row (a delisting moves it too)
        h.id AS current_id, h.valid_from AS current_from, h.is_delisted AS current_delisted,
        {current_columns}
 FROM products p
@@ -39,9 +44,10 @@ FROM snapshot_changes s WHERE h.id = s.current_id"""
 
 _OPEN_NEW_WITH_EVENTS = """
 WITH opened AS (
-    INSERT INTO price_history (product_id, price, availability, name, sku, condition, item_number, link,
-                               is_delisted, valid_from)
-    SELECT product_id, price, availability, name, sku, condition, item_number, link, is_delisted, observed_at
+    INSERT INTO price_history (product_id, price, availability, availability_text, name, sku, condition,
+                               item_number, link, is_delisted, valid_from)
+    SELECT product_id, price, availability, availability_text, name, sku, condition, item_number, link,
+           is_delisted, observed_at
     FROM snapshot_changes
     RETURNING id, product_id
 )
@@ -50,6 +56,7 @@ SELECT s.product_id, o.id,
        CASE WHEN s.current_id IS NULL THEN 'new'
             WHEN s.is_delisted AND NOT s.current_delisted THEN 'delisted'
             WHEN s.current_delisted AND NOT s.is_delisted THEN 'relisted'
+            WHEN s.current_item_number IS NULL AND s.item_number IS NOT NULL THEN 'identified'
             ELSE 'changed' END,
        CASE WHEN s.current_id IS NULL THEN '{{}}'::text[] ELSE array_remove(ARRAY[{changed_fields}], NULL) END,
        CASE WHEN s.current_id IS NULL THEN NULL ELSE jsonb_build_object({old_values}) END,
@@ -59,16 +66,25 @@ FROM opened o JOIN snapshot_changes s ON s.product_id = o.product_id
 RETURNING kind"""
 
 
+# Compared on every snapshot, tracked or not: who the listing is.
+IDENTITY_FIELDS = ("sku", "item_number", "condition")
+EVENT_KINDS = ("new", "changed", "delisted", "relisted", "identified")
+
+
 @dataclass(frozen=True)
 class HistorySnapshot:
-    new: int
-    changed: int
-    delisted: int
-    relisted: int
+    new: int = 0
+    changed: int = 0
+    delisted: int = 0
+    relisted: int = 0
+    identified: int = 0
 
     @property
     def versions(self) -> int:
-        return self.new + self.changed + self.delisted + self.relisted
+        return self.new + self.changed + self.delisted + self.relisted + self.identified
+
+    def __add__(self, other: HistorySnapshot) -> HistorySnapshot:
+        return HistorySnapshot(*(getattr(self, k) + getattr(other, k) for k in EVENT_KINDS))
 
 
 def _sql_parts(tracked: Sequence[str]) -> dict[str, str]:
@@ -76,11 +92,12 @@ def _sql_parts(tracked: Sequence[str]) -> dict[str, str]:
     unknown = set(tracked) - set(TRACKABLE_FIELDS)
     if unknown or not tracked:
         raise ValueError(f"tracked fields must be a non-empty subset of {TRACKABLE_FIELDS}, got {tracked}")
+    compared = [*tracked, *(f for f in IDENTITY_FIELDS if f not in tracked)]
     return {
         "current_columns": ", ".join(f"h.{f} AS current_{f}" for f in TRACKABLE_FIELDS),
-        "any_tracked_change": " OR ".join(f"{f} IS DISTINCT FROM current_{f}" for f in tracked),
+        "any_tracked_change": " OR ".join(f"{f} IS DISTINCT FROM current_{f}" for f in compared),
         "changed_fields": ", ".join(
-            f"CASE WHEN s.{f} IS DISTINCT FROM s.current_{f} THEN '{f}' END" for f in tracked
+            f"CASE WHEN s.{f} IS DISTINCT FROM s.current_{f} THEN '{f}' END" for f in compared
         ),
         "old_values": ", ".join(
             [f"'{f}', s.current_{f}" for f in TRACKABLE_FIELDS] + ["'is_delisted', s.current_delisted"]
@@ -98,7 +115,8 @@ def snapshot(
 ) -> HistorySnapshot:
     """Record new versions for one partition (vendor + year) or for given products of one vendor.
 
-    Runs inside the caller's transaction and holds the partition lock, so it commits with its events.
+    Runs inside the caller's transaction and holds the partition lock, so it commits with its events (and, when
+    called by `scrapes.apply_pending`, with the products merge it records).
     """
     lock_partition(conn, vendor, year)
     parts = _sql_parts(tracked)
@@ -111,4 +129,4 @@ def snapshot(
     conn.execute(text(_CLOSE_CURRENT))
     kinds = list(conn.execute(text(_OPEN_NEW_WITH_EVENTS.format(**parts))).scalars())
     conn.execute(text("DROP TABLE snapshot_changes"))
-    return HistorySnapshot(*(kinds.count(k) for k in ("new", "changed", "delisted", "relisted")))
+    return HistorySnapshot(*(kinds.count(k) for k in EVENT_KINDS))

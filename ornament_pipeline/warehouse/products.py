@@ -1,44 +1,93 @@
-"""`products`: the latest state of every listing, merged set-based from one partition's scrape.
+"""`products`: the latest state of every listing, merged set-based from one staged scrape (`scrape_listings`).
 
-The merge stages the scrape with COPY, upserts it in one statement, and marks unseen listings delisted
-only when the scrape was complete and the partition did not shrink suspiciously.
+Every write is ordered by observation time: a row is updated only by an observation at least as new as the
+last one applied to it (`last_synced_at`, which a delisting moves too), so an older scrape that commits late
+never overwrites a newer one. Unseen listings are marked delisted only when the scrape was complete, every
+listing it saw could be identified, and the partition did not shrink suspiciously.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import Connection, text
 
-from ornament_pipeline.listing import Listing
-from ornament_pipeline.warehouse.locks import lock_partition
+from ornament_pipeline.listing import AVAILABILITIES, Listing
 
 # A complete scrape that sees fewer than this share of the listed products is not trusted to delist.
 MIN_SHARE_BEFORE_DELISTING = 0.7
 
-_STAGE = """
-CREATE TEMP TABLE stage_listings (
-    vendor_id VARCHAR(64) NOT NULL, sku VARCHAR(64), item_number VARCHAR(32), condition VARCHAR(16),
-    name VARCHAR(500) NOT NULL, price NUMERIC(10,2), brand VARCHAR(200), availability TEXT NOT NULL,
-    release_year SMALLINT, link TEXT NOT NULL, detail_read BOOLEAN NOT NULL
-) ON COMMIT DROP"""
-_STAGE_COLUMNS = ("vendor_id", "sku", "item_number", "condition", "name", "price", "brand", "availability",
-                  "release_year", "link", "detail_read")
+# The column limits of `products` (sql/migrations/0001_products.sql); a test holds them to the schema.
+TEXT_LIMITS = {"vendor_id": 64, "sku": 64, "item_number": 32, "condition": 16, "name": 500, "brand": 200}
+MAX_PRICE = Decimal("99999999.99")  # NUMERIC(10,2)
+YEAR_RANGE = (1973, 2200)
 
+
+def listing_problem(item: Listing) -> str | None:
+    """Why this listing cannot be stored as it is (None when it fits the schema exactly, nothing rounded or cut).
+
+    Checked before anything is staged, so one bad listing is set aside with its reason and the rest merges.
+    """
+    for name in ("vendor_id", "name", "link", "sku", "item_number", "condition", "brand", "availability_text"):
+        value = getattr(item, name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            return f"{name} is not text ({type(value).__name__} {value!r:.40})"
+        if "\x00" in value:
+            return f"{name} contains a NUL character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{name} is not valid Unicode text"
+        limit = TEXT_LIMITS.get(name)
+        if limit is not None and len(value) > limit:
+            return f"{name} is {len(value)} characters, over the column's {limit}"
+    if not item.vendor_id or not item.vendor_id.strip():
+        return "no vendor id"
+    if not item.name or not item.name.strip():
+        return "empty name"
+    if not item.link or not item.link.startswith(("http://", "https://")):
+        return f"link {item.link!r:.80} is not an http(s) address"
+    if item.availability not in AVAILABILITIES:
+        return f"availability {item.availability!r} is not one of {', '.join(AVAILABILITIES)}"
+    if item.price is not None:
+        price = item.price
+        if not isinstance(price, Decimal) or not price.is_finite():
+            return f"price {price!r} is not a finite decimal amount"
+        if price <= 0 or price > MAX_PRICE:
+            return f"price {price} is outside 0.01 .. {MAX_PRICE}"
+        exponent = price.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -2 and price != price.quantize(Decimal("0.01")):
+            return f"price {price} has more than two decimals"
+    if item.release_year is not None and (
+        isinstance(item.release_year, bool) or not isinstance(item.release_year, int)
+        or not YEAR_RANGE[0] <= item.release_year <= YEAR_RANGE[1]
+    ):
+        return f"release year {item.release_year!r} is outside {YEAR_RANGE[0]} .. {YEAR_RANGE[1]}"
+    return None
+
+
+_LISTED_IN_PARTITION = """
+SELECT count(*) FROM products WHERE vendor = :vendor AND partition_year = :year AND delisted_at IS NULL"""
+
+# The first occurrence of a vendor id in the scrape wins (ordinal), so the outcome never depends on plan order.
 _UPSERT = """
 INSERT INTO products AS p (vendor, vendor_id, sku, item_number, condition, name, price, brand, availability,
-                           release_year, link, partition_year, last_synced_at, detail_read_at, delisted_at)
+                           availability_text, release_year, link, partition_year, last_synced_at, detail_read_at,
+                           delisted_at)
 SELECT DISTINCT ON (vendor_id)
-       :vendor, vendor_id, sku, item_number, condition, name, price, brand, availability,
-       release_year, link, :year, :observed_at, CASE WHEN detail_read THEN :observed_at END, NULL
-FROM stage_listings
-ORDER BY vendor_id
+       :vendor, vendor_id, sku, item_number, condition, name, price, brand, availability, availability_text,
+       release_year, link, CAST(:year AS smallint), :observed_at, CASE WHEN detail_read THEN :observed_at END, NULL
+FROM scrape_listings
+WHERE scrape_id = :scrape_id
+ORDER BY vendor_id, ordinal
 ON CONFLICT (vendor, vendor_id) DO UPDATE SET
-    name = EXCLUDED.name, price = EXCLUDED.price, availability = EXCLUDED.availability, link = EXCLUDED.link,
+    name = EXCLUDED.name, price = EXCLUDED.price, availability = EXCLUDED.availability,
+    availability_text = EXCLUDED.availability_text, link = EXCLUDED.link,
     sku = COALESCE(EXCLUDED.sku, p.sku),
     item_number = COALESCE(EXCLUDED.item_number, p.item_number),
     condition = COALESCE(EXCLUDED.condition, p.condition),
@@ -49,90 +98,79 @@ ON CONFLICT (vendor, vendor_id) DO UPDATE SET
     detail_read_at = COALESCE(EXCLUDED.detail_read_at, p.detail_read_at),
     delisted_at = NULL
 WHERE p.last_synced_at <= EXCLUDED.last_synced_at  -- an older observation never overwrites a newer one
-RETURNING (xmax = 0) AS inserted"""
+RETURNING id, (xmax = 0) AS inserted"""
 
-_LISTED_IN_PARTITION = """
-SELECT count(*) FROM products WHERE vendor = :vendor AND partition_year = :year AND delisted_at IS NULL"""
-
+# Rejected listings with a usable id were seen: they are not delisted for being absent from the merge.
 _DELIST_UNSEEN = """
-UPDATE products p SET delisted_at = :observed_at
+UPDATE products p SET delisted_at = :observed_at, last_synced_at = :observed_at
 WHERE p.vendor = :vendor AND p.partition_year = :year AND p.delisted_at IS NULL
   AND p.last_synced_at < :observed_at
-  AND NOT EXISTS (SELECT 1 FROM stage_listings s WHERE s.vendor_id = p.vendor_id)"""
+  AND NOT EXISTS (SELECT 1 FROM scrape_listings s WHERE s.scrape_id = :scrape_id AND s.vendor_id = p.vendor_id)
+  AND NOT EXISTS (SELECT 1 FROM scrape_rejects r WHERE r.scrape_id = :scrape_id AND r.vendor_id = p.vendor_id)
+RETURNING id"""
+
+_SEEN = """
+SELECT (SELECT count(DISTINCT vendor_id) FROM scrape_listings WHERE scrape_id = :scrape_id)
+     + (SELECT count(DISTINCT vendor_id) FROM scrape_rejects WHERE scrape_id = :scrape_id),
+       EXISTS (SELECT 1 FROM scrape_rejects WHERE scrape_id = :scrape_id AND vendor_id IS NULL)"""
 
 
 @dataclass(frozen=True)
 class ProductsMerge:
-    """What one partition's merge did, for materialization metadata and checks."""
+    """What one scrape's merge did, for materialization metadata and checks."""
 
     seen: int
     new: int
     updated: int
+    stale: int  # listings the scrape saw that a newer observation had already written
     delisted: int
     listed_before: int
     delisting_skipped: str | None  # why unseen listings were not delisted, if they were not
+    touched_ids: tuple[int, ...] = ()
 
     @property
     def suspicious_drop(self) -> bool:
         return self.delisting_skipped is not None and self.delisting_skipped.startswith("listing count fell")
 
 
-def _csv_rows(listings: Iterable[Listing], detail_read: set[str]) -> io.StringIO:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for item in listings:
-        writer.writerow([
-            item.vendor_id, item.sku, item.item_number, item.condition, item.name, item.price, item.brand,
-            item.availability, item.release_year, item.link, item.vendor_id in detail_read,
-        ])
-    buffer.seek(0)
-    return buffer
+def merge_scrape(conn: Connection, scrape_id: int, vendor: str, year: int | None, observed_at: datetime,
+                 complete: bool, scope: str) -> ProductsMerge:
+    """Upsert one staged scrape into `products` inside the caller's transaction (which holds the partition lock).
 
-
-def stage_listings(conn: Connection, listings: Iterable[Listing], detail_read: set[str] = frozenset()) -> None:
-    """Load listings into the transaction's `stage_listings` temp table with COPY (None -> NULL)."""
-    conn.execute(text("DROP TABLE IF EXISTS stage_listings"))
-    conn.execute(text(_STAGE))
-    cursor = conn.connection.dbapi_connection.cursor()
-    cursor.copy_expert(
-        f"COPY stage_listings ({', '.join(_STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv)",
-        _csv_rows(listings, detail_read),
-    )
-
-
-def merge_partition(
-    conn: Connection,
-    vendor: str,
-    year: int,
-    listings: Sequence[Listing],
-    observed_at: datetime,
-    complete: bool,
-    detail_read: set[str] = frozenset(),
-) -> ProductsMerge:
-    """Upsert one vendor-year's listings, inside the caller's transaction, holding the partition lock.
-
-    Unseen listings are delisted only when `complete` (every page scraped) and the scrape saw at least
-    `MIN_SHARE_BEFORE_DELISTING` of the listings that were listed before.
+    A partition scrape that is complete may delist what it did not see; a product-page scrape never delists.
     """
-    lock_partition(conn, vendor, year)
-    params = {"vendor": vendor, "year": year, "observed_at": observed_at}
-    listed_before = conn.execute(text(_LISTED_IN_PARTITION), params).scalar_one()
-    stage_listings(conn, listings, detail_read)
-    inserted = list(conn.execute(text(_UPSERT), params).scalars())
+    params = {"vendor": vendor, "year": year, "observed_at": observed_at, "scrape_id": scrape_id}
+    listed_before = listed_in_partition(conn, vendor, year) if year is not None else 0
+    seen, unidentified = conn.execute(text(_SEEN), params).one()
+    staged = conn.execute(text("SELECT count(DISTINCT vendor_id) FROM scrape_listings WHERE scrape_id = :scrape_id"),
+                          params).scalar_one()
+    upserted = conn.execute(text(_UPSERT), params).all()
     skipped = None
-    if not complete:
+    if scope != "partition":
+        skipped = "a product-page sync never delists"
+    elif not complete:
         skipped = "some pages failed, so unseen listings keep their current version"
-    elif listed_before and len(listings) < MIN_SHARE_BEFORE_DELISTING * listed_before:
-        skipped = f"listing count fell from {listed_before} to {len(listings)} (over 30%); not delisting"
-    delisted = 0 if skipped else conn.execute(text(_DELIST_UNSEEN), params).rowcount
+    elif unidentified:
+        skipped = "a rejected listing had no usable id, so unseen listings keep their current version"
+    elif listed_before and seen < MIN_SHARE_BEFORE_DELISTING * listed_before:
+        skipped = f"listing count fell from {listed_before} to {seen} (over 30%); not delisting"
+    delisted_ids = [] if skipped else list(conn.execute(text(_DELIST_UNSEEN), params).scalars())
+    inserted = sum(1 for row in upserted if row.inserted)
     return ProductsMerge(
-        seen=len({item.vendor_id for item in listings}),
-        new=sum(inserted),
-        updated=len(inserted) - sum(inserted),
-        delisted=delisted,
+        seen=seen,
+        new=inserted,
+        updated=len(upserted) - inserted,
+        stale=staged - len(upserted),
+        delisted=len(delisted_ids),
         listed_before=listed_before,
         delisting_skipped=skipped,
+        touched_ids=tuple(sorted({row.id for row in upserted} | set(delisted_ids))),
     )
+
+
+def listed_in_partition(conn: Connection, vendor: str, year: int) -> int:
+    """How many listings of the vendor-year are currently listed (not delisted)."""
+    return conn.execute(text(_LISTED_IN_PARTITION), {"vendor": vendor, "year": year}).scalar_one()
 
 
 def known_vendor_ids(conn: Connection, vendor: str, vendor_ids: Sequence[str]) -> set[str]:
@@ -143,3 +181,4 @@ def known_vendor_ids(conn: Connection, vendor: str, vendor_ids: Sequence[str]) -
         {"vendor": vendor, "ids": list(vendor_ids)},
     )
     return set(rows.scalars())
+

@@ -11,8 +11,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from ornament_pipeline.db.engine import sqlalchemy_url
 from ornament_pipeline.listing import Listing
-from ornament_pipeline.warehouse.history import snapshot
-from ornament_pipeline.warehouse.products import merge_partition
+from ornament_pipeline.warehouse.scrapes import merge_observation
 from ornament_pipeline_tests.auditor.receiver import Receiver, serve
 
 SHOP, HALLMARK = "ornament_shop_com", "hallmark_ornaments_com"
@@ -31,11 +30,9 @@ def listing(n: int, price: str | None = "24.95", availability: str = "available"
 
 def sync(engine: Engine, vendor: str, listings: list[Listing], at: datetime, year: int = 2020,
          tracked: tuple[str, ...] = TRACKED) -> None:
-    """What the products and price_history assets do for one partition."""
+    """What the scrape and the merge do for one partition."""
     with engine.begin() as conn:
-        merge_partition(conn, vendor, year, listings, at, complete=True)
-    with engine.begin() as conn:
-        snapshot(conn, tracked, vendor, year)
+        merge_observation(conn, vendor, year, listings, at, complete=True, tracked=tracked)
 
 
 def rows(engine: Engine, sql: str, **params: object) -> list[tuple]:

@@ -8,8 +8,7 @@ from sqlalchemy import Engine, text
 
 from ornament_pipeline.auditor.alerts import raise_alerts
 from ornament_pipeline.auditor.watches import add_watch
-from ornament_pipeline.warehouse.history import snapshot
-from ornament_pipeline.warehouse.products import merge_partition
+from ornament_pipeline.warehouse.scrapes import merge_observation
 from ornament_pipeline_tests.auditor.conftest import HALLMARK, SHOP, T0, TRACKED, listing, rows, sync
 
 
@@ -97,8 +96,7 @@ def test_a_slow_transaction_is_not_skipped(engine: Engine) -> None:
     add_watch(engine, "QX6001", vendor=HALLMARK, kinds="new_listing", label="hallmark")
     slow = engine.connect()
     slow_tx = slow.begin()
-    merge_partition(slow, SHOP, 2020, [listing(1)], T0, complete=True)
-    snapshot(slow, TRACKED, SHOP, 2020)                       # takes the lower event id, not committed yet
+    merge_observation(slow, SHOP, 2020, [listing(1)], T0, complete=True, tracked=TRACKED)  # lower event id, open
     sync(engine, HALLMARK, [listing(1, vendor=HALLMARK)], T0)  # higher event id, committed first
     assert rows(engine, "SELECT count(*) FROM change_events") == [(1,)]
     first = raise_alerts(engine, ["log"])

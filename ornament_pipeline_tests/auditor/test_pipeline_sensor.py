@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from ornament_pipeline.auditor.resources import AuditorResource
 from ornament_pipeline.auditor.sensors import auditor_alerts, auditor_deliveries
 from ornament_pipeline.auditor.watches import add_watch
-from ornament_pipeline.pipeline.assets import price_history, products, vendor_listings
+from ornament_pipeline.pipeline.assets import SYNC_ASSETS
 from ornament_pipeline.pipeline.partitions import partition_key
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
 from ornament_pipeline.replica.testing import running_replica
@@ -42,7 +42,7 @@ def test_scraped_days_raise_the_expected_alerts_through_the_sensors(
         for day in DAYS:
             replica.set_day(day)
             for vendor, year in PARTITIONS:
-                result = dg.materialize([vendor_listings, products, price_history], resources=resources,
+                result = dg.materialize(SYNC_ASSETS, resources=resources,
                                         partition_key=partition_key(vendor, year), instance=instance)
                 assert result.success, (day, vendor)
                 oracle.partition(day, vendor, year, replica.truth(vendor, year))

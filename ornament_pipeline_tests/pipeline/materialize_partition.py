@@ -5,7 +5,7 @@ import sys
 
 import dagster as dg
 
-from ornament_pipeline.pipeline.assets import price_history, products, vendor_listings
+from ornament_pipeline.pipeline.assets import SYNC_ASSETS
 from ornament_pipeline.pipeline.partitions import partition_key
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
 
@@ -13,7 +13,7 @@ if __name__ == "__main__":
     config, vendor, year = sys.argv[1:4]
     settings = SettingsResource(config_path=config)
     result = dg.materialize(
-        [vendor_listings, products, price_history], partition_key=partition_key(vendor, year),
+        SYNC_ASSETS, partition_key=partition_key(vendor, year),
         resources={"settings": settings, "warehouse": WarehouseResource(settings=settings),
                    "scraper": ScraperResource(settings=settings)},
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from ornament_pipeline.config import load_settings
-from ornament_pipeline.pipeline.assets import price_history, products, vendor_listings
+from ornament_pipeline.pipeline.assets import SYNC_ASSETS
 from ornament_pipeline.pipeline.partitions import YEARS, partition_key
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
 from ornament_pipeline.pipeline.schedules import build_schedules
@@ -58,7 +58,7 @@ def test_retry_sensor_retries_a_failed_partition_once(tmp_path: Path, migrated_d
     monkeypatch.setenv("CONFIG_PATH", str(config))
     settings = SettingsResource(config_path=str(config))
     instance = dg.DagsterInstance.ephemeral()
-    failed = dg.materialize([vendor_listings, products, price_history],
+    failed = dg.materialize(SYNC_ASSETS,
                             partition_key=partition_key("ornament_shop_com", 2020), instance=instance,
                             resources={"settings": settings, "warehouse": WarehouseResource(settings=settings),
                                        "scraper": ScraperResource(settings=settings)}, raise_on_error=False)
@@ -69,7 +69,7 @@ def test_retry_sensor_retries_a_failed_partition_once(tmp_path: Path, migrated_d
     assert requests[0].run_key == f"retry:{failed.run_id}"
 
     # A failed retry is not retried again.
-    retry = dg.materialize([vendor_listings, products, price_history],
+    retry = dg.materialize(SYNC_ASSETS,
                            partition_key=partition_key("ornament_shop_com", 2020), instance=instance,
                            tags={RETRY_TAG: failed.run_id},
                            resources={"settings": settings, "warehouse": WarehouseResource(settings=settings),

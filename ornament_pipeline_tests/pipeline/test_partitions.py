@@ -11,13 +11,13 @@ from sqlalchemy import create_engine, text
 from ornament_pipeline.db.engine import sqlalchemy_url
 from ornament_pipeline.definitions import defs
 from ornament_pipeline.integrations import robots
-from ornament_pipeline.pipeline.assets import price_history, products, vendor_listings
+from ornament_pipeline.pipeline.assets import SYNC_ASSETS
 from ornament_pipeline.pipeline.partitions import partition_key
 from ornament_pipeline.replica.testing import ReplicaHandle
 
 pytestmark = pytest.mark.browser
 
-ASSETS = [vendor_listings, products, price_history]
+ASSETS = SYNC_ASSETS
 FIELDS = ("vendor", "vendor_id", "sku", "item_number", "condition", "name", "price", "availability", "brand",
           "release_year", "link")
 PARTITIONS = [("hookedonhallmark_com", 2020), ("ornament_shop_com", 2020), ("hallmark_ornaments_com", 2020),
@@ -118,7 +118,7 @@ def test_failed_pages_never_delist(replica: ReplicaHandle, resources: dict, migr
     result = materialize(resources, vendor, year, instance)
     check = result.get_asset_check_evaluations()
     complete = next(c for c in check if c.check_name == "scrape_complete")
-    assert not complete.passed and "page" in complete.metadata["failed_pages"].value
+    assert not complete.passed and "page" in complete.metadata["pages"].value
     assert stored(migrated_db_url, vendor, year) == listed  # nobody delisted
     with create_engine(sqlalchemy_url(migrated_db_url)).connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM change_events WHERE kind = 'delisted'")).scalar_one() == 0

@@ -9,12 +9,12 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from ornament_pipeline.db.engine import sqlalchemy_url
 from ornament_pipeline.listing import Listing
-from ornament_pipeline.warehouse.history import snapshot
-from ornament_pipeline.warehouse.products import merge_partition
+from ornament_pipeline.warehouse.products import MAX_PRICE, TEXT_LIMITS
+from ornament_pipeline.warehouse.scrapes import apply_pending, merge_observation, record_scrape
 
 VENDOR = "ornament_shop_com"
 T0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
@@ -38,10 +38,8 @@ def engine(migrated_db_url: str) -> Engine:
 
 def sync(engine: Engine, listings: list[Listing], at: datetime, complete: bool = True, tracked=TRACKED):
     with engine.begin() as conn:
-        merged = merge_partition(conn, VENDOR, 2020, listings, at, complete)
-    with engine.begin() as conn:
-        history = snapshot(conn, tracked, VENDOR, 2020)
-    return merged, history
+        applied = merge_observation(conn, VENDOR, 2020, listings, at, complete=complete, tracked=tracked)
+    return applied.products, applied.history
 
 
 def rows(engine: Engine, sql: str) -> list[tuple]:
@@ -143,11 +141,12 @@ def test_switching_on_a_tracked_field_keeps_old_history(engine: Engine) -> None:
 
 def test_failed_merge_leaves_nothing_behind(engine: Engine) -> None:
     sync(engine, day0(), T0)
-    before = products_state(engine)
-    bad = day0() + [listing(99, availability="in stock")]  # violates the availability constraint
-    with pytest.raises(IntegrityError), engine.begin() as conn:
-        merge_partition(conn, VENDOR, 2020, [replace(i, price=Decimal("1.00")) for i in bad], T0 + timedelta(1), True)
-    assert products_state(engine) == before
+    before = products_state(engine), rows(engine, "SELECT count(*) FROM scrapes")
+    changed = [replace(i, price=Decimal("1.00")) for i in day0()]
+    with pytest.raises(DBAPIError), engine.begin() as conn:
+        merge_observation(conn, VENDOR, 2020, changed, T0 + timedelta(1), complete=True, tracked=TRACKED)
+        conn.execute(text("SELECT 1 / 0"))  # anything failing before the commit
+    assert (products_state(engine), rows(engine, "SELECT count(*) FROM scrapes")) == before
 
 
 def test_concurrent_runs_of_one_partition_keep_one_current_version(engine: Engine) -> None:
@@ -169,3 +168,128 @@ def test_concurrent_runs_of_one_partition_keep_one_current_version(engine: Engin
     assert errors == []
     assert rows(engine, "SELECT count(*) FROM price_history WHERE valid_to IS NULL") == [(20,)]
     assert rows(engine, "SELECT count(*) FROM price_history") == [(40,)]  # one new version each, not three
+
+
+def current_versions(engine: Engine) -> dict[str, tuple]:
+    return {r[0]: r[1:] for r in rows(engine, (
+        "SELECT p.vendor_id, h.sku, h.item_number, h.condition, h.price, h.availability, h.is_delisted"
+        " FROM price_history h JOIN products p ON p.id = h.product_id WHERE h.valid_to IS NULL"))}
+
+
+def product_rows(engine: Engine) -> dict[str, tuple]:
+    return {r[0]: r[1:] for r in rows(engine, (
+        "SELECT vendor_id, sku, item_number, condition, price, availability, delisted_at IS NOT NULL FROM products"))}
+
+
+def test_identity_learned_later_reaches_history_and_the_stream_once(engine: Engine) -> None:
+    """A first-seen listing whose product page failed is stored without SKU/item/condition; once its page is read,
+    its current version carries the identity (an `identified` version and event), once."""
+    anonymous = [replace(item, sku=None, item_number=None, condition=None) if item.vendor_id == "1004" else item
+                 for item in day0()]
+    sync(engine, anonymous, T0)
+    assert current_versions(engine)["1004"][:3] == (None, None, None)
+    _, history = sync(engine, day0(), T0 + timedelta(days=1))
+    assert (history.identified, history.versions) == (1, 1)
+    assert current_versions(engine) == product_rows(engine)
+    assert rows(engine, "SELECT kind, changed_fields, new_values->>'item_number' FROM change_events"
+                        " WHERE kind <> 'new'") == [("identified", ["sku", "item_number", "condition"], "QX6004")]
+    _, history = sync(engine, anonymous, T0 + timedelta(days=2))  # the listing page alone again: identity stays
+    assert history.versions == 0 and current_versions(engine) == product_rows(engine)
+
+
+def test_an_observation_left_pending_by_a_kill_is_applied_before_a_newer_one(engine: Engine) -> None:
+    """Killed after the scrape was recorded and before the merge; the site changes again before the rerun. The
+    rerun applies both observations in order: the same history as two uninterrupted runs."""
+    sync(engine, day0(), T0)
+    t1, t2 = T0 + timedelta(days=1), T0 + timedelta(days=2)
+    back_in_stock = [replace(item, availability="unavailable") if item.vendor_id == "1002" else item for item in day0()]
+    with engine.begin() as conn:  # day 1 scrape recorded; its run dies before the merge
+        record_scrape(conn, vendor=VENDOR, year=2020, scope="partition", observed_at=t1, complete=True,
+                      status="complete", listings=back_in_stock)
+    _, history = sync(engine, day0(), t2)  # day 2: the rerun
+    assert history.changed == 1  # only day 2's own change is returned for its scrape...
+    assert rows(engine, "SELECT h.availability, h.valid_from, h.valid_to FROM price_history h JOIN products p"
+                        " ON p.id = h.product_id WHERE p.vendor_id = '1002' ORDER BY h.valid_from") == [
+        ("available", T0, t1), ("unavailable", t1, t2), ("available", t2, None)]  # ...but day 1 is in history
+    assert rows(engine, "SELECT count(*) FROM scrapes WHERE applied_at IS NULL") == [(0,)]
+    assert rows(engine, "SELECT count(*) FROM scrape_listings") == [(0,)]
+
+
+def test_an_older_observation_never_undoes_a_delisting(engine: Engine) -> None:
+    """A scrape that started before a delisting and commits after it does not relist (or overwrite) anything."""
+    sync(engine, day0(), T0)
+    t1, t2 = T0 + timedelta(days=1), T0 + timedelta(days=2)
+    merged, _ = sync(engine, day0()[:-1], t2)  # 1019 gone at t2
+    assert merged.delisted == 1
+    older = [replace(item, price=item.price + 1) for item in day0()]  # observed at t1, committed after t2
+    merged, history = sync(engine, older, t1)
+    assert (merged.updated, merged.stale, history.versions) == (0, 20, 0)
+    assert rows(engine, "SELECT delisted_at, last_synced_at FROM products WHERE vendor_id = '1019'") == [(t2, t2)]
+    assert rows(engine, "SELECT count(*) FROM products WHERE price <> 10.95 + (vendor_id::int - 1000)") == [(0,)]
+    assert rows(engine, "SELECT kind FROM change_events WHERE kind <> 'new'") == [("delisted",)]
+
+
+def test_pending_observations_apply_in_observation_order_not_recording_order(engine: Engine) -> None:
+    sync(engine, day0(), T0)
+    t1, t2 = T0 + timedelta(days=1), T0 + timedelta(days=2)
+    with engine.begin() as conn:  # recorded out of order: the newer first
+        for at, price in ((t2, "30.00"), (t1, "20.00")):
+            record_scrape(conn, vendor=VENDOR, year=2020, scope="partition", observed_at=at, complete=True,
+                          status="complete", listings=[replace(i, price=Decimal(price)) for i in day0()])
+    with engine.begin() as conn:
+        applied = apply_pending(conn, VENDOR, 2020, TRACKED)
+    assert [a.observed_at for a in applied] == [t1, t2]
+    assert rows(engine, "SELECT DISTINCT price FROM products") == [(Decimal("30.00"),)]
+    assert rows(engine, "SELECT count(*) FROM price_history") == [(60,)]
+
+
+BAD_VALUES = [
+    ({"name": "Frosty\x00Friends"}, "name contains a NUL character"),
+    ({"name": "   "}, "empty name"),
+    ({"name": "x" * 501}, "name is 501 characters, over the column's 500"),
+    ({"sku": "QX" + "1" * 63}, "sku is 65 characters, over the column's 64"),
+    ({"condition": "MINT-IN-BOX-WITH-TAG"}, "condition is 20 characters, over the column's 16"),
+    ({"brand": "b" * 201}, "brand is 201 characters, over the column's 200"),
+    ({"price": MAX_PRICE + 1}, "price 100000000.99 is outside 0.01 .. 99999999.99"),
+    ({"price": Decimal("24.999")}, "price 24.999 has more than two decimals"),
+    ({"price": Decimal("NaN")}, "price Decimal('NaN') is not a finite decimal amount"),
+    ({"price": Decimal("0")}, "price 0 is outside 0.01 .. 99999999.99"),
+    ({"name": 2020}, "name is not text (int 2020)"),
+    ({"availability": "in stock"}, "availability 'in stock' is not one of available, unavailable, preorder, unknown"),
+    ({"link": "javascript:alert(1)"}, "link 'javascript:alert(1)' is not an http(s) address"),
+    ({"release_year": 20200}, "release year 20200 is outside 1973 .. 2200"),
+    ({"name": "\ud800 lone surrogate"}, "name is not valid Unicode text"),
+]
+
+
+@pytest.mark.parametrize(("change", "reason"), BAD_VALUES)
+def test_one_bad_listing_is_set_aside_and_the_rest_merges(engine: Engine, change: dict, reason: str) -> None:
+    sync(engine, day0(), T0)
+    listings = [replace(item, price=item.price + 1) for item in day0()]
+    listings[4] = replace(listings[4], **change)
+    with engine.begin() as conn:
+        recorded = record_scrape(conn, vendor=VENDOR, year=2020, scope="partition", observed_at=T0 + timedelta(1),
+                                 complete=True, status="complete", listings=listings)
+        applied = apply_pending(conn, VENDOR, 2020, TRACKED)
+    assert [(r.vendor_id, r.reason) for r in recorded.rejects] == [("1004", reason)]
+    assert (applied[0].products.updated, applied[0].products.delisted) == (19, 0)  # seen, so not delisted
+    assert rows(engine, "SELECT price, delisted_at FROM products WHERE vendor_id = '1004'"
+                ) == [(Decimal("14.95"), None)]
+    assert rows(engine, "SELECT vendor_id, reason FROM scrape_rejects") == [("1004", reason)]
+
+
+def test_a_rejected_listing_without_an_id_blocks_delisting(engine: Engine) -> None:
+    sync(engine, day0(), T0)
+    listings = day0()[:-1] + [replace(day0()[-1], vendor_id="")]
+    merged, _ = sync(engine, listings, T0 + timedelta(1))
+    assert merged.delisted == 0 and "no usable id" in (merged.delisting_skipped or "")
+    assert rows(engine, "SELECT count(*) FROM products WHERE delisted_at IS NOT NULL") == [(0,)]
+
+
+def test_column_limits_are_the_schemas(engine: Engine) -> None:
+    limits = dict(rows(engine, "SELECT column_name, character_maximum_length FROM information_schema.columns"
+                               " WHERE table_name = 'products' AND character_maximum_length IS NOT NULL"))
+    assert limits == TEXT_LIMITS
+    staged = dict(rows(engine, "SELECT column_name, character_maximum_length FROM information_schema.columns"
+                               " WHERE table_name = 'scrape_listings' AND character_maximum_length IS NOT NULL"))
+    assert staged == TEXT_LIMITS

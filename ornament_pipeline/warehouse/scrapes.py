@@ -1,0 +1,181 @@
+"""`scrapes`, `scrape_listings`, `scrape_rejects`: observations staged in Postgres, then applied in order.
+
+A scrape is recorded in one transaction (its listings staged with COPY, listings that do not fit the schema set
+aside with their reason). Applying is a second transaction per partition that takes every pending scrape of
+that partition, oldest observation first, and merges each into `products`, `price_history` and `change_events`
+together. A run killed between the two leaves the scrape pending; the next merge of the partition applies it
+before anything newer, so no observation is lost and none is applied out of order. Steps hand each other
+nothing but the database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from ornament_pipeline.listing import Listing
+from ornament_pipeline.warehouse.history import HistorySnapshot, snapshot
+from ornament_pipeline.warehouse.locks import lock_partition
+from ornament_pipeline.warehouse.products import ProductsMerge, listing_problem, merge_scrape
+
+_STAGE_COLUMNS = ("scrape_id", "ordinal", "vendor_id", "sku", "item_number", "condition", "name", "price", "brand",
+                  "availability", "availability_text", "release_year", "link", "detail_read")
+
+_INSERT_SCRAPE = """
+INSERT INTO scrapes (vendor, partition_year, scope, observed_at, complete, status, year_url, pages_visited,
+                     failed_pages, run_id)
+VALUES (:vendor, :year, :scope, :observed_at, :complete, :status, :year_url, :pages_visited,
+        CAST(:failed_pages AS jsonb), :run_id)
+RETURNING id"""
+
+_INSERT_REJECT = """
+INSERT INTO scrape_rejects (scrape_id, vendor_id, reason, listing)
+VALUES (:scrape_id, :vendor_id, :reason, CAST(:listing AS jsonb))"""
+
+_PENDING = """
+SELECT id, scope, observed_at, complete, status FROM scrapes
+WHERE vendor = :vendor AND partition_year IS NOT DISTINCT FROM CAST(:year AS smallint) AND applied_at IS NULL
+ORDER BY observed_at, id
+FOR UPDATE"""
+
+_MARK_APPLIED = """
+UPDATE scrapes SET applied_at = now(), merge_summary = CAST(:summary AS jsonb) WHERE id = :scrape_id"""
+
+
+@dataclass(frozen=True)
+class Reject:
+    vendor_id: str | None
+    link: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.vendor_id or '(no id)'} {self.link or ''}: {self.reason}".replace("  ", " ")
+
+
+@dataclass(frozen=True)
+class RecordedScrape:
+    scrape_id: int
+    staged: int
+    rejects: list[Reject] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AppliedScrape:
+    scrape_id: int
+    observed_at: datetime
+    complete: bool
+    status: str
+    products: ProductsMerge
+    history: HistorySnapshot
+
+
+def _jsonable(value: Any) -> Any:
+    """A rejected value as it was, in a form JSONB accepts (NUL and lone surrogates shown escaped)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, Decimal):
+        return str(value)
+    return value if isinstance(value, int | float | bool | type(None)) else repr(value)
+
+
+def _usable_id(item: Listing) -> str | None:
+    vendor_id = item.vendor_id
+    if isinstance(vendor_id, str) and vendor_id.strip() and "\x00" not in vendor_id:
+        try:
+            vendor_id.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+        return vendor_id
+    return None
+
+
+def _csv(scrape_id: int, listings: Iterable[Listing], detail_read: set[str]) -> io.StringIO:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for ordinal, item in enumerate(listings):
+        writer.writerow([
+            scrape_id, ordinal, item.vendor_id, item.sku, item.item_number, item.condition, item.name, item.price,
+            item.brand, item.availability, item.availability_text, item.release_year, item.link,
+            item.vendor_id in detail_read,
+        ])
+    buffer.seek(0)
+    return buffer
+
+
+def record_scrape(
+    conn: Connection,
+    *,
+    vendor: str,
+    year: int | None,
+    scope: str,
+    observed_at: datetime,
+    complete: bool,
+    status: str,
+    listings: Sequence[Listing],
+    detail_read: set[str] = frozenset(),
+    failed_pages: Sequence[dict[str, Any]] = (),
+    pages_visited: int = 0,
+    year_url: str | None = None,
+    run_id: str | None = None,
+) -> RecordedScrape:
+    """Stage one observation (inside the caller's transaction). Listings that do not fit are kept aside."""
+    scrape_id = conn.execute(text(_INSERT_SCRAPE), {
+        "vendor": vendor, "year": year, "scope": scope, "observed_at": observed_at, "complete": complete,
+        "status": status, "year_url": year_url, "pages_visited": pages_visited,
+        "failed_pages": json.dumps(list(failed_pages)), "run_id": run_id,
+    }).scalar_one()
+    good: list[Listing] = []
+    rejects: list[Reject] = []
+    for item in listings:
+        problem = listing_problem(item)
+        if problem is None:
+            good.append(item)
+            continue
+        reject = Reject(_usable_id(item), item.link if isinstance(item.link, str) else None, problem)
+        rejects.append(reject)
+        conn.execute(text(_INSERT_REJECT), {
+            "scrape_id": scrape_id, "vendor_id": reject.vendor_id, "reason": problem,
+            "listing": json.dumps({k: _jsonable(v) for k, v in asdict(item).items()}),
+        })
+    cursor = conn.connection.dbapi_connection.cursor()
+    cursor.copy_expert(f"COPY scrape_listings ({', '.join(_STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv)",
+                       _csv(scrape_id, good, detail_read))
+    return RecordedScrape(scrape_id, len(good), rejects)
+
+
+def apply_pending(conn: Connection, vendor: str, year: int | None, tracked: Sequence[str]) -> list[AppliedScrape]:
+    """Apply every pending scrape of one partition, oldest observation first, inside the caller's transaction.
+
+    Holds the partition lock, so two merges of one partition never interleave; each scrape's products merge,
+    history versions and change events commit together with the scrape marked applied.
+    """
+    lock_partition(conn, vendor, year)
+    applied = []
+    for row in conn.execute(text(_PENDING), {"vendor": vendor, "year": year}).all():
+        merged = merge_scrape(conn, row.id, vendor, year, row.observed_at, row.complete, row.scope)
+        versions = snapshot(conn, tracked, vendor, year,
+                            product_ids=merged.touched_ids if row.scope == "products" else None)
+        summary = {**asdict(merged), "touched_ids": len(merged.touched_ids), "history": asdict(versions)}
+        conn.execute(text(_MARK_APPLIED), {"scrape_id": row.id, "summary": json.dumps(summary)})
+        conn.execute(text("DELETE FROM scrape_listings WHERE scrape_id = :scrape_id"), {"scrape_id": row.id})
+        applied.append(AppliedScrape(row.id, row.observed_at, row.complete, row.status, merged, versions))
+    return applied
+
+
+def merge_observation(conn: Connection, vendor: str, year: int | None, listings: Sequence[Listing],
+                      observed_at: datetime, *, complete: bool, tracked: Sequence[str],
+                      detail_read: set[str] = frozenset(), scope: str = "partition") -> AppliedScrape:
+    """Record one observation and apply it (with anything older still pending) in the caller's transaction:
+    what a scrape and the merge do together, for loaders, tests and benchmarks."""
+    recorded = record_scrape(conn, vendor=vendor, year=year, scope=scope, observed_at=observed_at,
+                             complete=complete, status="complete" if complete else "incomplete",
+                             listings=listings, detail_read=detail_read)
+    return next(a for a in apply_pending(conn, vendor, year, tracked) if a.scrape_id == recorded.scrape_id)
