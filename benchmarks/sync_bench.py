@@ -44,10 +44,9 @@ def one_pass(resources: dict, partitions: list[tuple[str, int]]) -> dict[str, fl
             totals["failed_runs"] += 1
             continue
         scraped = result.asset_materializations_for_node("vendor_listings")[0].metadata
-        merged = result.asset_materializations_for_node("products")[0].metadata
         totals["listings"] += scraped["listings"].value
         totals["pages"] += scraped["pages_visited"].value
-        totals["product_pages"] += merged["detail_pages_read"].value
+        totals["product_pages"] += scraped["product_pages_read"].value
     totals["seconds"] = time.perf_counter() - start
     return totals
 

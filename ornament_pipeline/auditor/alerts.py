@@ -83,10 +83,10 @@ raised AS (
         SELECT min(h.price) AS previous_low
         FROM price_history h
         WHERE h.item_number = m.item_number AND h.condition IS NOT DISTINCT FROM m.condition
-          AND h.price IS NOT NULL AND h.availability <> 'unavailable' AND NOT h.is_delisted
+          AND h.price IS NOT NULL AND h.availability IN ('available', 'preorder') AND NOT h.is_delisted
           AND (h.valid_from, h.id) < (m.occurred_at, m.history_id)
     ) low
-    WHERE 'all_time_low' = ANY(m.kinds) AND NOT m.new_delisted AND m.new_availability <> 'unavailable'
+    WHERE 'all_time_low' = ANY(m.kinds) AND NOT m.new_delisted AND m.new_availability IN ('available', 'preorder')
       AND m.new_price < low.previous_low
 ),
 keyed AS (
