@@ -1,15 +1,21 @@
 """Project configuration: `ENV` picks `CONFIG_PATH` (default `./config/$ENV.json`), env vars override.
 
-A bad file ends in one `ConfigError` that names the file and the key; the CLI prints it and exits 2.
+A bad file ends in one `ConfigError` that names the file and the key; the CLI prints it and exits 2. Values
+are refused here, at load, rather than wherever they would first be used (a request that cannot be sent,
+a schedule Dagster cannot build): non-finite numbers, URLs without a host or with whitespace or control
+characters, header values that cannot be sent, crons and time zones Dagster would not accept.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -22,28 +28,101 @@ class ConfigError(Exception):
     """A configuration problem, already phrased for a person: file, key, reason."""
 
 
+MAX_SECONDS = 7 * 24 * 3600.0  # any delay, timeout or TTL: beyond this it is a typo (and overflows sleeps)
+
+
+def _no_controls(value: str) -> str:
+    """Refuse whitespace and control characters: in a URL they are a paste accident, never meant."""
+    for index, char in enumerate(value):
+        if char.isspace() or unicodedata.category(char) in ("Cc", "Cf"):
+            raise ValueError(f"contains {'whitespace' if char.isspace() else 'a control character'} "
+                             f"(U+{ord(char):04X} at position {index})")
+    return value
+
+
+def _url_parts(value: str, schemes: tuple[str, ...]) -> Any:
+    _no_controls(value)
+    parts = urlsplit(value)
+    if parts.scheme not in schemes:
+        raise ValueError(f"must start with {' or '.join(f'{scheme}://' for scheme in schemes)}")
+    try:
+        parts.port  # noqa: B018 (urlsplit checks the port only when asked)
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    return parts
+
+
 def _http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise ValueError("must start with http:// or https://")
+    if not _url_parts(value, ("http", "https")).hostname:
+        raise ValueError("has no host")
     return value.rstrip("/")
 
 
+def _database_url(value: str) -> str:
+    # The value is not quoted back: it may hold a password.
+    parts = _url_parts(value, ("postgresql", "postgres", "postgresql+psycopg2"))
+    if not parts.hostname and not parse_qs(parts.query).get("host"):  # ?host=/run/postgresql: a socket
+        raise ValueError("has no host")
+    return value
+
+
+def _redis_url(value: str) -> str:
+    parts = _url_parts(value, ("redis", "rediss", "unix"))
+    if parts.scheme == "unix" and not parts.path:
+        raise ValueError("unix:// needs the socket's path")
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ValueError("has no host")
+    return value
+
+
+def _header_text(value: str) -> str:
+    """Text sent in the User-Agent header: printable ASCII only (what the HTTP client and Chromium send as
+    is; a CR or LF would make every request fail, or split the header)."""
+    for index, char in enumerate(value):
+        if not " " <= char <= "~":
+            raise ValueError(f"must be printable ASCII for an HTTP header; U+{ord(char):04X} at position {index}")
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _cron(value: str) -> str:
+    from dagster._utils.schedules import is_valid_cron_schedule  # the check Dagster's schedules run
+
+    if not is_valid_cron_schedule(value):
+        raise ValueError(f"{value!r} is not a cron expression Dagster accepts (5 fields, e.g. '0 6 * * *')")
+    return value
+
+
+def _timezone(value: str) -> str:
+    if value in ("UTC", "utc"):  # Dagster's own shortcut
+        return value
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"{value!r} is not a known time zone (an IANA name such as 'America/New_York')") from None
+    return value
+
+
 HttpUrlText = Annotated[str, AfterValidator(_http_url)]
+Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS)]
+PositiveSeconds = Annotated[float, Field(gt=0, le=MAX_SECONDS)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: JSON as Python reads it has Infinity and NaN literals; no float field may take them.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Politeness(_Strict):
     obey_robots_txt: bool = True
-    min_delay_seconds: float = Field(1.0, ge=0)
+    min_delay_seconds: Seconds = 1.0
     max_concurrency: int = Field(1, ge=1)
     max_retries: int = Field(3, ge=0)
-    backoff_base_seconds: float = Field(2.0, ge=0)
-    backoff_max_seconds: float = Field(120.0, ge=0)
-    page_timeout_seconds: float = Field(30.0, gt=0)
-    robots_ttl_seconds: float = Field(3600.0, gt=0)  # how long a fetched robots.txt is trusted
+    backoff_base_seconds: Seconds = 2.0
+    backoff_max_seconds: Seconds = 120.0
+    page_timeout_seconds: PositiveSeconds = 30.0
+    robots_ttl_seconds: PositiveSeconds = 3600.0  # how long a fetched robots.txt is trusted
 
 
 class VendorConfig(_Strict):
@@ -55,20 +134,19 @@ class VendorConfig(_Strict):
     static_pages: Literal["fetch", "navigate"] = "fetch"
 
 
-
 class DatabaseConfig(_Strict):
-    url: str | None = None
+    url: Annotated[str, AfterValidator(_database_url)] | None = None
     embedded_data_dir: str = ".ornaments/pgdata"
     embedded_port: int = Field(54329, ge=1, le=65535)
 
 
 class RedisConfig(_Strict):
-    url: str | None = None
+    url: Annotated[str, AfterValidator(_redis_url)] | None = None
     year_links_ttl_seconds: int = Field(7 * 24 * 3600, ge=1)
 
 
 class SeleniumConfig(_Strict):
-    remote_url: str | None = None
+    remote_url: HttpUrlText | None = None
     chromedriver_path: str = "/usr/bin/chromedriver"
     chromium_path: str | None = None
     pool_size: int = Field(1, ge=1)
@@ -78,8 +156,10 @@ class SeleniumConfig(_Strict):
 
 
 class ScraperConfig(_Strict):
-    user_agent: str = "ornament_pipeline/0.1 (Hallmark ornament price tracker)"
-    contact_url: str = "https://github.com/ornament-pipeline/ornament_pipeline"
+    user_agent: Annotated[str, AfterValidator(_header_text)] = "ornament_pipeline/0.1 (Hallmark ornament price tracker)"
+    contact_url: Annotated[str, AfterValidator(_http_url), AfterValidator(_header_text)] = (
+        "https://github.com/ornament-pipeline/ornament_pipeline"
+    )
 
 
 class HistoryConfig(_Strict):
@@ -97,9 +177,9 @@ class HistoryConfig(_Strict):
 
 
 class SchedulesConfig(_Strict):
-    daily_cron: str = "0 6 * * *"
-    weekly_cron: str = "0 2 * * 0"
-    timezone: str = "UTC"
+    daily_cron: Annotated[str, AfterValidator(_cron)] = "0 6 * * *"
+    weekly_cron: Annotated[str, AfterValidator(_cron)] = "0 2 * * 0"
+    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
     retry_failed_after_minutes: int = Field(60, ge=0)
 
 
@@ -109,7 +189,6 @@ class ServerSettings(_Strict):
     # Threads per server process that run requests' database work. Few keeps the tail latency low (threads
     # past the first fight over the GIL); more lets slow queries overlap. Scale with `serve --workers` instead.
     db_threads: int = Field(1, ge=1, le=64)
-
 
 
 class Settings(_Strict):
@@ -146,7 +225,21 @@ def config_path() -> Path:
     return Path(os.environ.get("CONFIG_PATH", f"./config/{env}.json"))
 
 
-def _apply_env_overrides(raw: dict[str, Any]) -> dict[str, Any]:
+# Environment variables that override one key of the file: (variable, section, key).
+ENV_OVERRIDES = (
+    ("DATABASE_URL", "database", "url"),
+    ("REDIS_URL", "redis", "url"),
+    ("SELENIUM_REMOTE_URL", "selenium", "remote_url"),
+    ("DAGSTER_URL", "server", "dagster_url"),
+    ("ORNAMENTS_API_OPEN_READS", "server", "open_reads"),
+    ("ORNAMENTS_API_DB_THREADS", "server", "db_threads"),
+)
+MAX_DEPTH = 16  # the deepest key of a valid file is 4 levels down; far deeper is no config
+
+
+def _apply_env_overrides(raw: dict[str, Any]) -> dict[tuple[str, ...], str]:
+    """Put the environment's values into `raw`; returns which variable set which key (for errors)."""
+    applied: dict[tuple[str, ...], str] = {}
     for key in VENDOR_KEYS:
         override = os.environ.get(base_url_env_var(key))
         vendors = raw.setdefault("vendors", {}) if override else None
@@ -154,24 +247,22 @@ def _apply_env_overrides(raw: dict[str, Any]) -> dict[str, Any]:
             entry = vendors.setdefault(key, {"base_url": LIVE_BASE_URLS[key]})
             if isinstance(entry, dict):
                 entry["base_url"] = override
-    for env_var, section, key in (
-        ("DATABASE_URL", "database", "url"),
-        ("REDIS_URL", "redis", "url"),
-        ("SELENIUM_REMOTE_URL", "selenium", "remote_url"),
-        ("DAGSTER_URL", "server", "dagster_url"),
-        ("ORNAMENTS_API_OPEN_READS", "server", "open_reads"),
-        ("ORNAMENTS_API_DB_THREADS", "server", "db_threads"),
-    ):
+                applied[("vendors", key, "base_url")] = base_url_env_var(key)
+    for env_var, section, key in ENV_OVERRIDES:
         if os.environ.get(env_var):
             target = raw.setdefault(section, {})
             if isinstance(target, dict):
                 target[key] = os.environ[env_var]
-    return raw
+                applied[(section, key)] = env_var
+    return applied
 
 
-def _describe(error: ValidationError, path: Path) -> str:
+def _describe(error: ValidationError, path: Path, from_env: dict[tuple[str, ...], str]) -> str:
     first = error.errors()[0]
-    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    loc = tuple(str(part) for part in first["loc"])
+    key = ".".join(loc) or "(top level)"
+    if loc in from_env:
+        key += f" (set by {from_env[loc]})"
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown key"
@@ -179,25 +270,50 @@ def _describe(error: ValidationError, path: Path) -> str:
     return f"{path}: {key}: {message}{more}"
 
 
+def _too_deep(raw: object) -> str | None:
+    """The key path of the first value nested deeper than `MAX_DEPTH`, or None."""
+    stack: list[tuple[object, tuple[str, ...]]] = [(raw, ())]
+    while stack:
+        value, keys = stack.pop()
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for name, child in items:
+            if len(keys) >= MAX_DEPTH:
+                return ".".join(keys[:4]) + "..."
+            stack.append((child, (*keys, str(name))))
+    return None
+
+
 def load_settings(path: Path | None = None) -> Settings:
     """Read, override from the environment, and validate. Raises `ConfigError`."""
     path = path or config_path()
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found (ENV/CONFIG_PATH select it)") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
     try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = data.count(b"\n", 0, exc.start) + 1, exc.start - data.rfind(b"\n", 0, exc.start)
+        byte = data[exc.start]
+        raise ConfigError(f"{path}: not UTF-8 text: byte 0x{byte:02x} at line {line} column {column}") from None
+    try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: (top level): nested more than {MAX_DEPTH} levels deep") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: (top level): must be a JSON object")
+    deep = _too_deep(raw)
+    if deep:
+        raise ConfigError(f"{path}: {deep}: nested more than {MAX_DEPTH} levels deep")
+    from_env = _apply_env_overrides(raw)
     try:
-        return Settings.model_validate({**_apply_env_overrides(raw), "source": str(path)})
+        return Settings.model_validate({**raw, "source": str(path)})
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, path)) from None
+        raise ConfigError(_describe(exc, path, from_env)) from None
 
 
 @lru_cache(maxsize=1)
@@ -207,7 +323,6 @@ def _cached(path: str, env_fingerprint: tuple[tuple[str, str], ...]) -> Settings
 
 def get_settings() -> Settings:
     """Settings for this process, re-read when the file path or the overriding env vars change."""
-    names = ["DATABASE_URL", "REDIS_URL", "SELENIUM_REMOTE_URL", "DAGSTER_URL", "ORNAMENTS_API_OPEN_READS",
-             *map(base_url_env_var, VENDOR_KEYS)]
+    names = [env_var for env_var, _, _ in ENV_OVERRIDES] + list(map(base_url_env_var, VENDOR_KEYS))
     fingerprint = tuple((name, os.environ.get(name, "")) for name in names)
     return _cached(str(config_path()), fingerprint)

@@ -3,6 +3,13 @@
 `DriverPool(settings, size)` keeps up to `size` drivers, reused across pages; a driver that crashed or
 hung is quit and replaced on the next acquire, and every driver is recycled after
 `selenium.driver_max_pages` pages.
+
+A local chromedriver and its Chromium die with the process that started them, even when it is killed
+with SIGKILL (no Python cleanup runs then): each is started through a launcher that sets Linux's
+`PR_SET_PDEATHSIG` (SIGKILL) before exec'ing the real binary, chromedriver as a child of one thread that
+lives as long as the process, Chromium as chromedriver's child. Chromium's own children (zygote,
+renderers, GPU, network, crashpad handler) exit by themselves once the browser process is gone. Remote
+WebDriver sessions (Selenium Grid) are the Grid's to end: out of reach of this.
 """
 
 from __future__ import annotations
@@ -10,13 +17,17 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import shlex
 import shutil
 import signal
+import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -27,6 +38,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from ornament_pipeline.config import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHROMIUM_ARGS = (
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -34,6 +46,95 @@ CHROMIUM_ARGS = (
     "--disable-extensions", "--disable-default-apps", "--mute-audio", "--window-size=1280,1024",
 )
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
+PROFILE_ENV = "ORNAMENTS_BROWSER_PROFILE"  # in chromedriver's environment, so inherited by what it starts
+LAUNCHER_NAME = "ornaments-chromium-launcher"  # the wrapper given to chromedriver as the browser binary
+
+# Run argv[2:] with SIGKILL as its parent-death signal (kept across exec), unless the expected parent
+# (argv[1]) died before the signal was set: then nothing would ever deliver it.
+_DIE_WITH_PARENT = (
+    "import ctypes,os,sys\n"
+    "if ctypes.CDLL(None,use_errno=True).prctl(1,9,0,0,0):"  # PR_SET_PDEATHSIG=1, SIGKILL=9
+    "sys.exit('prctl(PR_SET_PDEATHSIG) failed: '+os.strerror(ctypes.get_errno()))\n"
+    "if os.getppid()!=int(sys.argv[1]):sys.exit('parent already gone')\n"
+    "os.execv(sys.argv[2],sys.argv[2:])"
+)
+
+
+def _can_tie_to_parent() -> bool:
+    return sys.platform.startswith("linux") and bool(sys.executable)
+
+
+def tied_to_parent(parent: str, argv: list[str]) -> list[str]:
+    """`argv` run so that it gets SIGKILL when `parent` (a pid, or "$PPID" in a shell script) dies."""
+    return [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT, parent, *argv]
+
+
+def write_chromium_launcher(profile: str, chromium: str) -> str:
+    """An executable in `profile` that chromedriver starts as the browser: it runs `chromium` tied to
+    chromedriver's life. (chromedriver takes one binary path, no arguments, hence a script.)"""
+    path = os.path.join(profile, LAUNCHER_NAME)
+    command = " ".join('"$PPID"' if part == "$PPID" else shlex.quote(part)
+                       for part in tied_to_parent("$PPID", [chromium]))
+    with open(path, "w") as handle:
+        handle.write(f'#!/bin/sh\nexec {command} "$@"\n')
+    os.chmod(path, 0o700)
+    return path
+
+
+class _Spawner:
+    """The one thread that starts every local chromedriver. The parent-death signal fires when the
+    *thread* that forked a child ends, not the process: a pool's worker threads come and go (an executor's
+    threads end with it) while its drivers live on, so chromedriver must be no child of one of them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], object], Future[object]]] = queue.SimpleQueue()
+
+    def run(self, job: Callable[[], T]) -> T:
+        with self._lock:
+            if self._pid != os.getpid():  # first use, or a forked child (which has no copy of the thread)
+                self._jobs = queue.SimpleQueue()
+                threading.Thread(target=self._serve, args=(self._jobs,), name="chromedriver-spawner",
+                                 daemon=True).start()
+                self._pid = os.getpid()
+            done: Future[object] = Future()
+            self._jobs.put((job, done))
+        return done.result()  # type: ignore[return-value]
+
+    @staticmethod
+    def _serve(jobs: queue.SimpleQueue[tuple[Callable[[], object], Future[object]]]) -> None:
+        while True:
+            job, done = jobs.get()
+            try:
+                done.set_result(job())
+            except BaseException as exc:  # handed to the caller, who raises it
+                done.set_exception(exc)
+
+
+_spawner = _Spawner()
+
+
+class TiedService(Service):
+    """chromedriver started by the spawner thread, through the launcher that ties it to this process."""
+
+    def __init__(self, chromedriver: str, profile: str) -> None:
+        self._chromedriver = chromedriver
+        self._tied = _can_tie_to_parent()
+        if self._tied and not os.path.isfile(chromedriver):  # the launcher would fail less clearly
+            raise FileNotFoundError(f"chromedriver not found: {chromedriver}")
+        # Selenium runs [path, *command_line_args()]: path is the interpreter that runs the launcher.
+        super().__init__(executable_path=sys.executable if self._tied else chromedriver,
+                         env={**os.environ, PROFILE_ENV: profile})
+
+    def command_line_args(self) -> list[str]:
+        args = super().command_line_args()
+        if not self._tied:
+            return args
+        return tied_to_parent(str(os.getpid()), [self._chromedriver])[1:] + args  # [1:]: the path
+
+    def _start_process(self, path: str) -> None:
+        _spawner.run(lambda: super(TiedService, self)._start_process(path))
 
 
 def user_agent(settings: Settings) -> str:
@@ -77,11 +178,16 @@ def make_driver(settings: Settings, page_timeout: float = 30.0) -> tuple[WebDriv
         profile = tempfile.mkdtemp(prefix="ornaments-chromium-")
         options = chrome_options(settings, profile)
         binary = sel.chromium_path or (DEFAULT_CHROMIUM if os.path.exists(DEFAULT_CHROMIUM) else None)
-        if binary:
-            options.binary_location = binary
         try:
-            driver = webdriver.Chrome(service=Service(executable_path=sel.chromedriver_path), options=options)
+            if binary and _can_tie_to_parent():
+                options.binary_location = write_chromium_launcher(profile, binary)
+            elif binary:
+                options.binary_location = binary
+            else:
+                log.warning("no Chromium binary configured; chromedriver picks one, not tied to this process")
+            driver = webdriver.Chrome(service=TiedService(sel.chromedriver_path, profile), options=options)
         except Exception:
+            kill_browsers_using(profile)  # whatever started before the failure
             shutil.rmtree(profile, ignore_errors=True)
             raise
         driver.command_executor.client_config.timeout = command_timeout
@@ -114,17 +220,34 @@ class PooledDriver:
             shutil.rmtree(self.profile, ignore_errors=True)
 
 
-def kill_browsers_using(profile: str) -> None:
-    """Kill the processes started with `--user-data-dir=<profile>` (a profile only this driver used)."""
-    marker = f"--user-data-dir={profile}".encode()
+def processes_using(profile: str) -> list[int]:
+    """Processes started with `--user-data-dir=<profile>`, or with `PROFILE_ENV=<profile>` in their
+    environment (chromedriver, and the crashpad handler that Chromium starts detached)."""
+    flag = f"--user-data-dir={profile}".encode()
+    variable = f"{PROFILE_ENV}={profile}".encode()
+    found = []
     for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if not entry.isdigit():
+        if not entry.isdigit() or int(entry) == os.getpid():
             continue
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                if marker in handle.read().split(b"\0"):
-                    os.kill(int(entry), signal.SIGKILL)
-        except (OSError, ProcessLookupError):
+                hit = flag in handle.read().split(b"\0")
+            if not hit:
+                with open(f"/proc/{entry}/environ", "rb") as handle:
+                    hit = variable in handle.read().split(b"\0")
+        except OSError:  # gone, or not ours to read
+            continue
+        if hit:
+            found.append(int(entry))
+    return found
+
+
+def kill_browsers_using(profile: str) -> None:
+    """Kill the processes of a profile only this driver used (see `processes_using`)."""
+    for pid in processes_using(profile):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
             continue
 
 

@@ -229,8 +229,9 @@ class Fetcher:
         """
         if static and browser_step is not None:
             raise ValueError("a browser step needs the page navigated to, not fetched")
-        if self.robots is not None and not self.robots.allowed(url):
-            raise self.error(url, "disallowed by robots.txt")
+        refusal = self.robots.refusal(url) if self.robots is not None else None
+        if refusal:  # disallowed, or robots.txt unavailable: RFC 9309 says fetch nothing then
+            raise self.error(url, refusal)
         attempt, parse_failures = 0, 0
         while True:
             try:

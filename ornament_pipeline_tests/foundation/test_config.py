@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +109,129 @@ def test_cli_reports_bad_config_without_traceback(tmp_path: Path) -> None:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines == [f"config error: {path}: vendors.ornament_shop_com.enabled: Input should be a valid boolean, "
                      "unable to interpret input"]
+
+
+SHOP = "ornament_shop_com"
+
+
+def shop(**politeness: object) -> dict[str, object]:
+    return {"vendors": {SHOP: {"base_url": "https://a.b", "politeness": politeness}}}
+
+
+def run_cli(env_extra: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "ENV")}
+    return subprocess.run([*ORNAMENTS, *(args or ("db", "init"))], capture_output=True, text=True,
+                          env={**env, **env_extra}, timeout=120)
+
+
+# Values that passed before and failed later (a request that cannot be sent, a schedule Dagster will not
+# build, an endless sleep), or ended in a traceback: each is now one line naming file and key.
+REFUSED_AT_LOAD = [
+    ('{"vendors": {"ornament_shop_com": {"base_url": "https://a.b", "politeness": {"min_delay_seconds": Infinity}}}}',
+     rf"vendors.{SHOP}.politeness.min_delay_seconds: Input should be a finite number"),
+    ('{"vendors": {"ornament_shop_com": {"base_url": "https://a.b", "politeness": {"page_timeout_seconds": NaN}}}}',
+     rf"vendors.{SHOP}.politeness.page_timeout_seconds: Input should be a finite number"),
+    ('{"vendors": {"ornament_shop_com": {"base_url": "https://a.b", "politeness": {"max_retries": -Infinity}}}}',
+     rf"vendors.{SHOP}.politeness.max_retries: Input should be a finite number"),
+    (shop(backoff_max_seconds=-1), rf"vendors.{SHOP}.politeness.backoff_max_seconds: Input should be greater"),
+    (shop(page_timeout_seconds=1e300), rf"vendors.{SHOP}.politeness.page_timeout_seconds: Input should be less"),
+    ({"vendors": {SHOP: {"base_url": "https://"}}}, rf"vendors.{SHOP}.base_url: has no host"),
+    ({"vendors": {SHOP: {"base_url": "https://a.b/x y"}}}, rf"vendors.{SHOP}.base_url: contains whitespace"),
+    ({"vendors": {SHOP: {"base_url": "https://a.b\n"}}}, rf"vendors.{SHOP}.base_url: contains whitespace"),
+    ({"vendors": {SHOP: {"base_url": "https://a.b:99999"}}}, rf"vendors.{SHOP}.base_url: has an invalid port"),
+    ({"vendors": {}, "database": {"url": "postgresql:///ornaments"}}, r"database.url: has no host"),
+    ({"vendors": {}, "database": {"url": "mysql://db/x"}}, r"database.url: must start with postgresql://"),
+    ({"vendors": {}, "redis": {"url": "redis://"}}, r"redis.url: has no host"),
+    ({"vendors": {}, "redis": {"url": "redis://cache\x00:6379"}}, r"redis.url: contains a control character"),
+    ({"vendors": {}, "selenium": {"remote_url": "grid:4444"}}, r"selenium.remote_url: must start with http"),
+    ({"vendors": {}, "server": {"dagster_url": "http:///graphql"}}, r"server.dagster_url: has no host"),
+    ({"vendors": {}, "scraper": {"contact_url": "https://x.org/\u200bme"}}, r"scraper.contact_url: contains a control"),
+    ({"vendors": {}, "scraper": {"user_agent": "bot/1\r\nX-Injected: 1"}},
+     r"scraper.user_agent: must be printable ASCII for an HTTP header; U\+000D at position 5"),
+    ({"vendors": {}, "scraper": {"user_agent": "caf\u00e9 bot"}}, r"scraper.user_agent: must be printable ASCII"),
+    ({"vendors": {}, "scraper": {"user_agent": " "}}, r"scraper.user_agent: must not be empty"),
+    ({"vendors": {}, "schedules": {"daily_cron": "0 6 * *"}}, r"schedules.daily_cron: '0 6 \* \*' is not a cron"),
+    ({"vendors": {}, "schedules": {"weekly_cron": "0 2 31 2 *"}}, r"schedules.weekly_cron: .* is not a cron"),
+    ({"vendors": {}, "schedules": {"timezone": "Mars/Olympus"}}, r"schedules.timezone: 'Mars/Olympus' is not a known"),
+    ({"vendors": {}, "schedules": {"timezone": "America"}}, r"schedules.timezone: 'America' is not a known"),
+    ('{"vendors": {}, "x": ' + "[" * 100_000 + "]" * 100_000 + "}", r"\(top level\): nested more than 16 levels"),
+    ('{"vendors": {"a": ' + '{"a": ' * 30 + "1" + "}" * 31 + "}",
+     r"vendors\.a\.a\.a\.\.\.: nested more than 16 levels"),
+]
+
+
+@pytest.mark.parametrize(("content", "expected"), REFUSED_AT_LOAD)
+def test_bad_values_are_refused_at_load(tmp_path: Path, content: object, expected: str) -> None:
+    path = write(tmp_path, content)
+    with pytest.raises(ConfigError, match=expected) as info:
+        load_settings(path)
+    assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
+
+
+def test_valid_urls_crons_and_zones_still_load(tmp_path: Path) -> None:
+    path = write(tmp_path, {
+        "vendors": {SHOP: {"base_url": "http://127.0.0.1:8702/"}},
+        "database": {"url": "postgresql://u:p%40ss@db:5432/x?sslmode=require"},
+        "redis": {"url": "unix:///run/redis.sock"},
+        "selenium": {"remote_url": "http://grid:4444/wd/hub"},
+        "schedules": {"daily_cron": "*/15 6-18 * * 1-5", "weekly_cron": "@weekly", "timezone": "America/New_York"},
+    })
+    settings = load_settings(path)
+    assert settings.vendor(SHOP).base_url == "http://127.0.0.1:8702"
+    assert settings.schedules.timezone == "America/New_York"
+    socket_url = write(tmp_path, {"vendors": {}, "database": {"url": "postgresql:///x?host=/run/postgresql"}})
+    assert load_settings(socket_url).database.url == "postgresql:///x?host=/run/postgresql"
+
+
+def test_a_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "conf.json"
+    path.write_bytes(b'{"vendors": {},\n "scraper": {"user_agent": "caf\xe9"}}')
+    with pytest.raises(ConfigError, match=r"not UTF-8 text: byte 0xe9 at line 2 column 32"):
+        load_settings(path)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("DATABASE_URL", "postgresql://db/x\n", r"database.url \(set by DATABASE_URL\): contains whitespace"),
+        ("REDIS_URL", "redis:///0", r"redis.url \(set by REDIS_URL\): has no host"),
+        ("SELENIUM_REMOTE_URL", "http://", r"selenium.remote_url \(set by SELENIUM_REMOTE_URL\): has no host"),
+        ("ORNAMENT_SHOP_COM_BASE_URL", "https://a b",
+         rf"vendors.{SHOP}.base_url \(set by ORNAMENT_SHOP_COM_BASE_URL\): contains whitespace"),
+        ("ORNAMENTS_API_DB_THREADS", "0", r"server.db_threads \(set by ORNAMENTS_API_DB_THREADS\): Input should be"),
+    ],
+)
+def test_environment_overrides_are_validated_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=expected):
+        load_settings(write(tmp_path, {"vendors": {}}))
+
+
+@pytest.mark.parametrize(
+    ("content", "env_extra", "expected"),
+    [
+        ('{"vendors": {"ornament_shop_com": {"base_url": "https://a.b", "politeness": {"min_delay_seconds": NaN}}}}',
+         {}, rf"vendors.{SHOP}.politeness.min_delay_seconds: Input should be a finite number"),
+        ({"vendors": {}, "schedules": {"timezone": "Mars/Olympus"}}, {}, r"schedules.timezone: 'Mars/Olympus'"),
+        ({"vendors": {}, "schedules": {"daily_cron": "every day"}}, {}, r"schedules.daily_cron: 'every day'"),
+        ({"vendors": {}, "scraper": {"user_agent": "bot\r\nX: 1"}}, {}, r"scraper.user_agent: must be printable"),
+        (b'{"vendors": {}, "x": "\xff"}', {}, r"not UTF-8 text: byte 0xff at line 1 column 23"),
+        ("[" * 100_000 + "]" * 100_000, {}, r"\(top level\): nested more than 16 levels deep"),
+        ({"vendors": {}}, {"DATABASE_URL": "postgresql://"}, r"database.url \(set by DATABASE_URL\): has no host"),
+    ],
+)
+def test_cli_refuses_bad_config_in_one_line_exit_2(tmp_path: Path, content: object, env_extra: dict[str, str],
+                                                   expected: str) -> None:
+    path = tmp_path / "conf.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        write(tmp_path, content)
+    result = run_cli({"CONFIG_PATH": str(path), **env_extra})
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"config error: {path}: "), lines
+    assert re.search(expected, lines[0]), lines[0]
