@@ -1,14 +1,18 @@
 """Jobs: the vendor-year sync, and the old integrator's syncs by product id and by query."""
 
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 from sqlalchemy import text
 
 from ornament_pipeline.pipeline.assets import SYNC_ASSETS
+from ornament_pipeline.pipeline.partitions import YEARS, partition_key
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
-from ornament_pipeline.warehouse.scrapes import apply_pending, record_scrape
+from ornament_pipeline.warehouse.history import HistorySnapshot
+from ornament_pipeline.warehouse.scrapes import AppliedScrape, apply_pending, record_scrape
 
 sync_vendor_year = dg.define_asset_job(
     "sync_vendor_year",
@@ -31,7 +35,22 @@ class ByQueryConfig(dg.Config):
 _SELECT = "SELECT id, vendor, partition_year, link FROM products"
 
 
-def _resync(context: dg.OpExecutionContext, rows: list, scraper: ScraperResource, warehouse: WarehouseResource,
+def _record_materializations(context: dg.OpExecutionContext, vendor: str, year: int | None,
+                             applied: Sequence[AppliedScrape]) -> None:
+    """Tell the catalog that this job wrote the vendor-year's products and history (as a partition run would)."""
+    if year is None or str(year) not in YEARS:
+        return  # a listing of unknown year has no partition to record against
+    versions = sum((a.history for a in applied), HistorySnapshot())
+    partition = partition_key(vendor, year)
+    context.log_event(dg.AssetMaterialization("products", partition=partition, metadata={
+        "observations_applied": len(applied), "updated": sum(a.products.updated for a in applied),
+        "written_by": context.job_name}))
+    context.log_event(dg.AssetMaterialization("price_history", partition=partition, metadata={
+        "new_versions": versions.versions, "changed": versions.changed, "identified": versions.identified,
+        "written_by": context.job_name}))
+
+
+def _resync(context: dg.OpExecutionContext, rows: Sequence[Any], scraper: ScraperResource, warehouse: WarehouseResource,
             settings: SettingsResource) -> dict[str, int]:
     """Re-read each product page and merge it; failures are reported after the rest is stored.
 
@@ -57,8 +76,9 @@ def _resync(context: dg.OpExecutionContext, rows: list, scraper: ScraperResource
                                      run_id=context.run.run_id)
         failures.extend(f"{vendor} {reject}" for reject in recorded.rejects)
         with engine.begin() as conn:
-            apply_pending(conn, vendor, year, tracked)
+            applied = apply_pending(conn, vendor, year, tracked)
         stored += recorded.staged
+        _record_materializations(context, vendor, year, applied)
         context.log.info("%s %s: re-read %d of %d product pages", vendor, year, len(listings), len(group))
     if failures:
         raise dg.Failure(f"{len(failures)} product page(s) failed", metadata={

@@ -120,6 +120,7 @@ def snapshot(
     """
     lock_partition(conn, vendor, year)
     parts = _sql_parts(tracked)
+    params: dict[str, object]
     if product_ids is not None:
         scope, params = "p.vendor = :vendor AND p.id = ANY(:ids)", {"vendor": vendor, "ids": list(product_ids)}
     else:

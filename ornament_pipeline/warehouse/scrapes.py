@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -97,7 +97,7 @@ def _usable_id(item: Listing) -> str | None:
     return None
 
 
-def _csv(scrape_id: int, listings: Iterable[Listing], detail_read: set[str]) -> io.StringIO:
+def _csv(scrape_id: int, listings: Iterable[Listing], detail_read: Collection[str]) -> io.StringIO:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for ordinal, item in enumerate(listings):
@@ -120,7 +120,7 @@ def record_scrape(
     complete: bool,
     status: str,
     listings: Sequence[Listing],
-    detail_read: set[str] = frozenset(),
+    detail_read: Collection[str] = frozenset(),
     failed_pages: Sequence[dict[str, Any]] = (),
     pages_visited: int = 0,
     year_url: str | None = None,
@@ -145,7 +145,9 @@ def record_scrape(
             "scrape_id": scrape_id, "vendor_id": reject.vendor_id, "reason": problem,
             "listing": json.dumps({k: _jsonable(v) for k, v in asdict(item).items()}),
         })
-    cursor = conn.connection.dbapi_connection.cursor()
+    raw = conn.connection.dbapi_connection
+    assert raw is not None, "a connection in a transaction has its DBAPI connection"
+    cursor = raw.cursor()
     cursor.copy_expert(f"COPY scrape_listings ({', '.join(_STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv)",
                        _csv(scrape_id, good, detail_read))
     return RecordedScrape(scrape_id, len(good), rejects)
@@ -172,7 +174,7 @@ def apply_pending(conn: Connection, vendor: str, year: int | None, tracked: Sequ
 
 def merge_observation(conn: Connection, vendor: str, year: int | None, listings: Sequence[Listing],
                       observed_at: datetime, *, complete: bool, tracked: Sequence[str],
-                      detail_read: set[str] = frozenset(), scope: str = "partition") -> AppliedScrape:
+                      detail_read: Collection[str] = frozenset(), scope: str = "partition") -> AppliedScrape:
     """Record one observation and apply it (with anything older still pending) in the caller's transaction:
     what a scrape and the merge do together, for loaders, tests and benchmarks."""
     recorded = record_scrape(conn, vendor=vendor, year=year, scope=scope, observed_at=observed_at,

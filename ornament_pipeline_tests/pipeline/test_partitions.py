@@ -162,6 +162,10 @@ def test_sync_by_query_rereads_matching_products(replica: ReplicaHandle, resourc
     assert result.success
     assert result.output_for_node("resync_by_query")["stored"] >= 1
     assert stored(migrated_db_url, vendor, year)[target[1]] == target
+    # The catalog learns of the write: products and price_history of that vendor-year were materialized.
+    written = {(m.asset_key.to_user_string(), m.partition) for m in result.get_asset_materialization_events()
+               for m in [m.event_specific_data.materialization]}
+    assert written == {("products", f"{vendor}|{year}"), ("price_history", f"{vendor}|{year}")}
 
     # Text with SQL metacharacters is just text: it matches nothing and breaks nothing.
     config["text"] = "%' OR 1=1; --"
