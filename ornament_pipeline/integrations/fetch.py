@@ -57,6 +57,8 @@ class Page:
     html: str
     status: int | None
     headers: dict[str, str] = field(default_factory=dict)
+    # html is Chromium's serialised DOM (always closed with </html>), not the server's bytes
+    navigated: bool = False
 
 
 class Throttle:
@@ -297,7 +299,7 @@ class Fetcher:
         status, final_url, headers = self._status(pooled, url, html)
         if status != 0:  # a document of that site is loaded: later pages of it can be fetched from there
             pooled.origin = origin(final_url)
-        page = Page(url, final_url, html, status, headers)
+        page = Page(url, final_url, html, status, headers, navigated=True)
         self._check_status(page)
         return page
 

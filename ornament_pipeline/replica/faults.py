@@ -4,7 +4,9 @@ Spec syntax (see README.md): segments separated by ';'. A segment `seed=N` sets 
 segment is `VENDOR:key=value,key=value` where VENDOR is a vendor key or `*` (all vendors).
 Rate keys (0..1, per request): 500, 503, 429, slow, drop, truncate, noprice (product pages only).
 Other keys: retry_after (seconds, default 1), slow_seconds (default 1.5), robots (a path prefix that
-robots.txt disallows; several joined with '|').
+robots.txt disallows; several joined with '|'), truncate_at (0..1: `truncate` and `drop` always keep that
+fraction of the body, as a server or proxy with a size limit cuts every load at the same place; default:
+a random 30-80% per request).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class VendorFaults:
     retry_after: int = 1
     slow_seconds: float = 1.5
     robots: tuple[str, ...] = ()
+    truncate_at: float | None = None
 
     def to_spec(self) -> str:
         parts = [f"{k}={v:g}" for k, v in self.rates.items() if v]
@@ -41,6 +44,8 @@ class VendorFaults:
             parts.append(f"slow_seconds={self.slow_seconds:g}")
         if self.robots:
             parts.append("robots=" + "|".join(self.robots))
+        if self.truncate_at is not None:
+            parts.append(f"truncate_at={self.truncate_at:g}")
         return ",".join(parts)
 
 
@@ -99,9 +104,13 @@ def _apply(faults: VendorFaults, key: str, value: str, item: str) -> None:
             faults.slow_seconds = float(value)
         elif key == "robots":
             faults.robots = tuple(p for p in value.split("|") if p)
+        elif key == "truncate_at":
+            faults.truncate_at = float(value)
+            if not 0 <= faults.truncate_at < 1:
+                raise FaultSpecError(f"truncate_at must be at least 0 and below 1: {item!r}")
         else:
             raise FaultSpecError(f"unknown fault {key!r} in {item!r} (known: {', '.join(RATE_KEYS)}, "
-                                 "retry_after, slow_seconds, robots)")
+                                 "retry_after, slow_seconds, robots, truncate_at)")
     except ValueError as exc:
         if isinstance(exc, FaultSpecError):
             raise
@@ -133,7 +142,9 @@ class FaultDice:
             if u < acc:
                 fault = key
                 break
-        return Decision(fault, product_page and u_price < rates.get("noprice", 0.0), 0.3 + 0.5 * u_cut)
+        cut = self.plan.vendors[vendor].truncate_at
+        return Decision(fault, product_page and u_price < rates.get("noprice", 0.0),
+                        0.3 + 0.5 * u_cut if cut is None else cut)
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ def test_parse_availability(text, expected):
 
 def test_new_means_available_only_when_asked():
     assert parse_availability("New", new_means_available=True) == "available"
-    assert parse_availability("New") == "unavailable"
+    assert parse_availability("New") == "unknown"  # words not understood are never "unavailable"
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,6 @@
-"""The vendor parsers on hand-written pages in the live sites' markup (vendor-sites.md), every variant."""
+"""The vendor parsers on hand-written pages in the live sites' markup (vendor-sites.md), every variant.
+
+Saved pages are the server's bytes, hence `raw=True` (their `</html>` shows the whole page arrived)."""
 
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +25,7 @@ def page(name: str) -> str:
 
 # -- hookedonhallmark ---------------------------------------------------------------------------
 def test_hoh_year_index_columns5_text_and_img_alt():
-    links = hoh.parse_year_index(page("hoh_index_columns5.html"), HOH + hoh.YEAR_INDEX_PATH)
+    links = hoh.parse_year_index(page("hoh_index_columns5.html"), HOH + hoh.YEAR_INDEX_PATH, raw=True)
     assert links == {
         1973: f"{HOH}/1973-Hallmark-Ornaments_c_101.html",
         2020: f"{HOH}/2020-Hallmark-Ornaments_c_140.html",
@@ -31,7 +33,7 @@ def test_hoh_year_index_columns5_text_and_img_alt():
 
 
 def test_hoh_year_index_older_subcategories_layout():
-    links = hoh.parse_year_index(page("hoh_index_subcategories.html"), HOH + hoh.YEAR_INDEX_PATH)
+    links = hoh.parse_year_index(page("hoh_index_subcategories.html"), HOH + hoh.YEAR_INDEX_PATH, raw=True)
     assert links == {
         1974: f"{HOH}/1974-Hallmark-Ornaments_c_102.html",
         1975: f"{HOH}/1975-Hallmark-Ornaments_c_103.html",
@@ -51,13 +53,13 @@ def test_hoh_year_index_without_links_is_an_error():
     ],
 )
 def test_hoh_split_year_view_all(name, view_all):
-    parsed = hoh.parse_listing(page(name), f"{HOH}/year_c_1.html")
+    parsed = hoh.parse_listing(page(name), f"{HOH}/year_c_1.html", raw=True)
     assert parsed.view_all_url == view_all
     assert parsed.items == []
 
 
 def test_hoh_listing_tiles_prices_and_paging():
-    parsed = hoh.parse_listing(page("hoh_listing.html"), f"{HOH}/1973-Hallmark-Ornaments_c_101.html", 1973)
+    parsed = hoh.parse_listing(page("hoh_listing.html"), f"{HOH}/1973-Hallmark-Ornaments_c_101.html", 1973, raw=True)
     assert parsed.next_url == f"{HOH}/1973-Hallmark-Ornaments_c_101.html?page=2"
     first, sale, sold_out = parsed.items
     assert first == Listing(
@@ -70,7 +72,7 @@ def test_hoh_listing_tiles_prices_and_paging():
 
 
 def test_hoh_last_page_has_no_next():
-    parsed = hoh.parse_listing(page("hoh_listing_last.html"), f"{HOH}/c_101.html?page=2", 1973)
+    parsed = hoh.parse_listing(page("hoh_listing_last.html"), f"{HOH}/c_101.html?page=2", 1973, raw=True)
     assert parsed.next_url is None
     assert parsed.items[0].availability == "preorder"
 
@@ -80,7 +82,7 @@ def test_hoh_product_structured_data_first():
     assert listing.to_json_dict() == {
         "vendor": "hookedonhallmark_com", "vendor_id": "1161", "sku": "QX1571NB", "item_number": "QX1571",
         "condition": "NB", "name": "1975 Betsey Clark (Adorable) NB", "price": "28.95",
-        "availability": "unavailable", "brand": None, "release_year": 1975,
+        "availability": "unavailable", "availability_text": None, "brand": None, "release_year": 1975,
         "link": f"{HOH}/1975-Betsey-Clark_p_1161.html",
     }
 
@@ -100,12 +102,12 @@ def test_hoh_product_without_price_is_an_error():
 
 # -- ornament_shop ------------------------------------------------------------------------------
 def test_os_year_index_keeps_only_year_categories():
-    links = os_.parse_year_index(page("os_index.html"), OS + os_.YEAR_INDEX_PATH)
+    links = os_.parse_year_index(page("os_index.html"), OS + os_.YEAR_INDEX_PATH, raw=True)
     assert links == {2020: f"{OS}/2020-hallmark-ornaments/", 1975: f"{OS}/1975-hallmark-ornaments/?sort=featured"}
 
 
 def test_os_listing_cards():
-    parsed = os_.parse_listing(page("os_listing.html"), f"{OS}/1975-hallmark-ornaments/", 1975)
+    parsed = os_.parse_listing(page("os_listing.html"), f"{OS}/1975-hallmark-ornaments/", 1975, raw=True)
     assert parsed.next_url == f"{OS}/1975-hallmark-ornaments/?page=2"
     angel, charmers, snowman, mystery = parsed.items
     assert angel == Listing("ornament_shop_com", "201", "1975 Angel - MIP", f"{OS}/1975-angel-qx4304-mip/",
@@ -120,7 +122,7 @@ def test_os_product_json_ld():
     assert listing.to_json_dict() == {
         "vendor": "ornament_shop_com", "vendor_id": "201", "sku": "QX4304MIP", "item_number": "QX4304",
         "condition": "MIP", "name": "1975 Angel (Acrylic) - MIP", "price": "68.95", "availability": "available",
-        "brand": "Hallmark", "release_year": 1975, "link": f"{OS}/1975-angel-qx4304-mip/",
+        "availability_text": None, "brand": "Hallmark", "release_year": 1975, "link": f"{OS}/1975-angel-qx4304-mip/",
     }
 
 
@@ -144,7 +146,7 @@ def test_os_product_labelled_rows_and_sale_price():
 
 # -- hallmark_ornaments -------------------------------------------------------------------------
 def test_ho_year_index_years_first_then_other_subcats():
-    links = ho.parse_year_index(page("ho_index.html"), HO + ho.YEAR_INDEX_PATH)
+    links = ho.parse_year_index(page("ho_index.html"), HO + ho.YEAR_INDEX_PATH, raw=True)
     assert links == {
         1973: f"{HO}/1973_c_303.html",
         1998: f"{HO}/1998-Hallmark-Ornaments_c_263.html",
@@ -157,7 +159,7 @@ def test_ho_view_all_url():
 
 
 def test_ho_year_page_tiles():
-    parsed = ho.parse_listing(page("ho_year.html"), f"{HO}/1975_c_260.html?viewall=1", 1975)
+    parsed = ho.parse_listing(page("ho_year.html"), f"{HO}/1975_c_260.html?viewall=1", 1975, raw=True)
     assert parsed.expected_count == 3
     by_id = {item.vendor_id: item for item in parsed.items}
     assert set(by_id) == {"25615", "25616", "25617"}
@@ -170,7 +172,7 @@ def test_ho_year_page_tiles():
 
 
 def test_ho_year_page_count_is_read_for_contradictions():
-    parsed = ho.parse_listing(page("ho_year_contradiction.html"), f"{HO}/1975_c_260.html?viewall=1", 1975)
+    parsed = ho.parse_listing(page("ho_year_contradiction.html"), f"{HO}/1975_c_260.html?viewall=1", 1975, raw=True)
     assert parsed.expected_count == 40 and len(parsed.items) == 2
 
 

@@ -13,7 +13,7 @@ from lxml import html as lxml_html
 from lxml.cssselect import CSSSelector
 from lxml.etree import ParserError
 
-from ornament_pipeline.integrations.normalise import parse_availability, parse_price
+from ornament_pipeline.integrations.normalise import PRICE_REJECTED, parse_availability, parse_price
 from ornament_pipeline.listing import Availability, Listing
 
 Node = lxml_html.HtmlElement
@@ -89,29 +89,88 @@ def has_class(node: Node, name: str) -> bool:
 
 
 _STRUCK = "del, s, strike, .price--rrp, .price--non-sale, [class*='old-price'], [class*='was-price']"
+# Elements that hold the current price when a container shows a sale (never `[class*=sale-price]`:
+# BigCommerce's struck block is `non-sale-price--withoutTax`).
+_CURRENT = ".sale-price, .price--sale, .special-price, [itemprop=price]"
+
+
+def raw_text(node: Node) -> str:
+    """A node's text as the page has it (no whitespace collapsing: invisible characters stay visible to checks)."""
+    return node.text_content()
+
+
+def _struck(node: Node) -> bool:
+    return bool(node.xpath("ancestor-or-self::del | ancestor-or-self::s | ancestor-or-self::strike")) or any(
+        has_class(n, c) for n in (node, *node.iterancestors()) for c in ("price--rrp", "price--non-sale"))
 
 
 def price_from(node: Node | None) -> tuple[Decimal | None, str | None]:
-    """The current price inside a price container: a sale price wins, struck-out old prices are ignored."""
+    """The current price in a price element, decided by structure: its `content` (microdata), else the one
+    sale / `itemprop=price` element inside, else the text left once struck-out prices are removed, which
+    must then be one amount (`parse_price`). Two current prices, or only a struck one, are rejections."""
     if node is None:
         return None, "no price shown"
-    for selector in (".sale-price", ".price--sale", "[class*='sale-price']", "[itemprop=price]"):
-        found = select(node, selector)
-        if found:
-            content = found[0].get("content")
-            value, note = parse_price(content if content else text_of(found[0]))
-            if value is not None:
-                return value, None
+    if node.get("content") is not None:
+        return parse_price(node.get("content"))
+    # an empty sale element is a template's placeholder, not a price
+    current = [n for n in select(node, _CURRENT) if not _struck(n) and (n.get("content") or raw_text(n).strip())]
+    shown = {n.get("content") or raw_text(n).strip() for n in current}
+    if len(shown) > 1:
+        return None, f"{PRICE_REJECTED} {' / '.join(sorted(shown))[:60]!r}: several current prices"
+    if current:
+        return parse_price(current[0].get("content") or raw_text(current[0]))
     clone = lxml_html.fromstring(lxml_html.tostring(node))
     for struck in select(clone, _STRUCK):
-        if struck is clone:
-            continue
-        struck.drop_tree()
-    value, note = parse_price(text_of(clone))
-    if value is None and note and note.startswith("no price") and text_of(node):
-        # only a struck-out price was shown
-        return parse_price(text_of(node))
-    return value, note
+        if struck is not clone:
+            struck.drop_tree()
+    if _struck(node) or (not raw_text(clone).strip() and raw_text(node).strip()):
+        return None, f"{PRICE_REJECTED} {text_of(node)[:60]!r}: only a struck-out price is shown"
+    return parse_price(raw_text(clone))
+
+
+def _json_decimal(text: str) -> Decimal | str:
+    # Exponent notation stays text, which `parse_price` rejects as it does "2.495e1" in a string.
+    return text if "e" in text.lower() else Decimal(text)
+
+
+def _json(raw: str) -> Any:
+    """JSON with exact numbers: decimals as Decimal (24.95 stays 24.95), NaN / Infinity as Decimal too
+    (`parse_price` rejects them), never a float."""
+    return json.loads(raw, parse_float=_json_decimal, parse_constant=Decimal)
+
+
+def json_text(value: Any, what: str) -> str | None:
+    """A text field of structured data: a string (None when blank) or absent; any other type is a page error."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    raise PageShapeError(f"{what} is a {type(value).__name__} ({str(value)[:40]!r}), not text")
+
+
+def json_id(value: Any, what: str) -> str | None:
+    """A numeric id of structured data: an int or a string of digits; anything else is a page error."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return str(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]+\s*", value):
+        return value.strip()
+    raise PageShapeError(f"{what} is {str(value)[:40]!r} ({type(value).__name__}), not a numeric id")
+
+
+def json_stock(value: Any, what: str) -> str | int | None:
+    """A stock value of structured data: text, 1/0 (or true/false) or absent; any other type is a page error."""
+    if value is None or isinstance(value, str | int):
+        return value
+    raise PageShapeError(f"{what} is a {type(value).__name__} ({str(value)[:40]!r}), not a stock value")
+
+
+def check_currency(value: Any, what: str) -> None:
+    """Prices are US dollars: a structured currency other than USD is a page error."""
+    code = json_text(value, what)
+    if code is not None and code.upper() != "USD":
+        raise PageShapeError(f"{what} is {code!r}: prices must be US dollars")
 
 
 def json_ld_products(root: Node) -> list[dict[str, Any]]:
@@ -136,7 +195,7 @@ def json_ld_products(root: Node) -> list[dict[str, Any]]:
         if not raw:
             continue
         try:
-            walk(json.loads(raw))
+            walk(_json(raw))
         except json.JSONDecodeError:
             continue
     return products
@@ -155,8 +214,8 @@ def json_ld_offer(product: dict[str, Any]) -> dict[str, Any]:
 def json_ld_brand(product: dict[str, Any]) -> str | None:
     brand = product.get("brand")
     if isinstance(brand, dict):
-        brand = brand.get("name")
-    return str(brand).strip() or None if brand else None
+        return json_text(brand.get("name"), "JSON-LD brand.name")
+    return json_text(brand, "JSON-LD brand")
 
 
 _3D_ITEM = re.compile(r"_3d_item\s*=\s*(\{.*?\})\s*;", re.DOTALL)
@@ -174,7 +233,7 @@ def threedcart_item(root: Node) -> dict[str, Any] | None:
         body = match.group(1)
         for candidate in (body, re.sub(r"([{,]\s*)([A-Za-z_]\w*)\s*:", r'\1"\2":', body).replace("'", '"')):
             try:
-                value = json.loads(candidate)
+                value = _json(candidate)
             except json.JSONDecodeError:
                 continue
             if isinstance(value, dict):
@@ -193,17 +252,37 @@ def microdata(root: Node, prop: str) -> str | None:
 
 def count_in(text: str) -> int | None:
     """The product count in texts like "Total number of products: 1,272" or "272 products" (last number)."""
-    numbers = re.findall(r"\d[\d,]*", text)
+    numbers = re.findall(r"[0-9][0-9,]*", text)
     return int(numbers[-1].replace(",", "")) if numbers else None
 
 
-def availability_from(*values: str | int | None, new_means_available: bool = False) -> Availability | None:
-    """The first value that says anything about stock."""
+def availability_from(*values: str | int | None, new_means_available: bool = False
+                      ) -> tuple[Availability | None, str | None]:
+    """(availability, availability_text): the first value that says something readable about stock; when
+    only unreadable ones say anything, ("unknown", the first such text); (None, None) when none says anything."""
+    unread: str | None = None
     for value in values:
         result = parse_availability(value, new_means_available=new_means_available)
-        if result is not None:
-            return result
-    return None
+        if result == "unknown":
+            unread = unread or " ".join(str(value).split())[:200]
+        elif result is not None:
+            return result, None
+    return ("unknown", unread) if unread is not None else (None, None)
+
+
+FOOTER = "footer, #footer, .footer, [id^=footer], [class^=footer]"
+
+
+def followed_by(root: Node, node: Node, selector: str) -> bool:
+    """Whether an element matching `selector` comes after `node` in document order (not inside it)."""
+    wanted = select(root, selector)  # kept alive: lxml returns these same proxies from the XPath below
+    return any(any(e is w for w in wanted) for e in node.xpath("following::*"))
+
+
+def end_reached(source: str, raw: bool) -> bool:
+    """Raw bytes from the server (not a browser's serialised DOM, which always ends in `</html>`) that
+    reach the document's end."""
+    return raw and re.search(r"</(?:body|html)\s*>", source[-4096:], re.IGNORECASE) is not None
 
 
 _EMPTY_WORDS = re.compile(r"no products|0 products|no items|there are no|no results", re.IGNORECASE)

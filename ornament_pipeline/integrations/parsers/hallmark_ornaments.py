@@ -13,11 +13,14 @@ from ornament_pipeline.integrations.normalise import (
 )
 from ornament_pipeline.integrations.parsers import threedcart
 from ornament_pipeline.integrations.parsers.common import (
+    FOOTER,
     ListingPage,
     Node,
     PageShapeError,
     count_in,
+    end_reached,
     first,
+    followed_by,
     parse_document,
     says_empty,
     select,
@@ -43,20 +46,28 @@ BLOCK_TILE_SELECTOR = _in_block(*TILE_SELECTOR.split(","))
 WAIT_SELECTOR = _in_block("a[href]", *TILE_SELECTOR.split(","))
 
 
-def parse_year_index(source: str, page_url: str) -> dict[int, str]:
-    """Year links are `a.subcat` whose text or URL (last path segment) starts with a 4-digit year."""
+def parse_year_index(source: str, page_url: str, *, raw: bool = False) -> dict[int, str]:
+    """Year links are `a.subcat` whose text or URL (last path segment) starts with a 4-digit year. The
+    menu lists the years first, then other categories: only a menu that goes on past its years (or whose
+    end is reached, `raw` server bytes, or followed by a footer) is believed whole."""
     root = parse_document(source)
     years: dict[int, str] = {}
+    last_year: Node | None = None
+    others_after = False
     for anchor in select(root, "a.subcat"):
         url = absolute_url(anchor.get("href"), page_url)
-        if not url:
-            continue
-        segment = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+        segment = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] if url else ""
         year = leading_year(text_of(anchor)) or leading_year(segment)
-        if year and year not in years:
+        if not year or not url:
+            others_after = others_after or last_year is not None
+            continue
+        last_year, others_after = anchor, False
+        if year not in years:
             years[year] = strip_tracking(url)
-    if not years:
+    if not years or last_year is None:
         raise PageShapeError("no year links (a.subcat starting with a year) on the year index")
+    if not (others_after or end_reached(source, raw) or followed_by(root, last_year, FOOTER)):
+        raise PageShapeError(f"year index incomplete: the menu ends with its years ({len(years)} years seen)")
     return years
 
 
@@ -99,8 +110,10 @@ def find_tiles(block: Node, page_url: str) -> list[Node]:
     return tiles
 
 
-def parse_listing(source: str, page_url: str, page_year: int | None = None) -> ListingPage:
-    """Tiles under `#productCategoryBlock`, the product count, and the next page if paged."""
+def parse_listing(source: str, page_url: str, page_year: int | None = None, *, raw: bool = False) -> ListingPage:
+    """Tiles under `#productCategoryBlock`, the product count, and the next page if paged. The tiles come
+    from the site's own script (a JSON request), so the page is always a browser's DOM (`raw` is unused)
+    and its completeness is judged against `.product-count` by the integration."""
     root = parse_document(source)
     block = first(root, "#productCategoryBlock")
     if block is None:

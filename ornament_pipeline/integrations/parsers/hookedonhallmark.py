@@ -7,11 +7,14 @@ import re
 from ornament_pipeline.integrations.normalise import absolute_url, leading_year, strip_tracking
 from ornament_pipeline.integrations.parsers import threedcart
 from ornament_pipeline.integrations.parsers.common import (
+    FOOTER,
     ListingPage,
     Node,
     PageShapeError,
     count_in,
+    end_reached,
     first,
+    followed_by,
     parse_document,
     says_empty,
     select,
@@ -27,9 +30,10 @@ _SUBCATS = ".sub-categories, .subcategories, [class*='sub-categor'], [id*='sub-c
 _VIEW_ALL = re.compile(r"view[\s_-]*all", re.IGNORECASE)
 
 
-def parse_year_index(source: str, page_url: str) -> dict[int, str]:
+def parse_year_index(source: str, page_url: str, *, raw: bool = False) -> dict[int, str]:
     """Year links: `.columns-5 li > a` (or the older `.sub-categories` blocks); year = first word of
-    the link's span text or image alt."""
+    the link's span text or image alt. Only a whole index is believed: its end reached (`raw` bytes
+    from the server) or the footer after the year list."""
     root = parse_document(source)
     years: dict[int, str] = {}
     anchors = select(root, ".columns-5 li > a") or select(root, ".sub-categories a")
@@ -43,6 +47,8 @@ def parse_year_index(source: str, page_url: str) -> dict[int, str]:
             years[year] = strip_tracking(url)
     if not years:
         raise PageShapeError("no year links (.columns-5 li > a / .sub-categories) on the year index")
+    if not (end_reached(source, raw) or followed_by(root, anchors[-1], FOOTER)):
+        raise PageShapeError(f"year index incomplete: no footer after the year list ({len(years)} years seen)")
     return years
 
 
@@ -68,20 +74,25 @@ def _view_all(root: Node, page_url: str, paged: bool) -> tuple[str | None, list[
     return None, [url for url in dict.fromkeys(subcats) if url and url != page_url]
 
 
-def _check_complete(root: Node, has_next: bool, split: bool) -> None:
-    """Listings end with `div.paging` (not on View All pages) and the footer: neither means the page
-    was cut short; "Page 2 of 5" without a next link contradicts itself."""
+def _check_complete(root: Node, source: str, raw: bool, last: Node | None, has_next: bool) -> None:
+    """A listing is whole when its end is reached (`raw` server bytes) or the footer follows its last
+    product or sub-category link (the paging is optional: View All and one-page categories may have
+    none, and a paging block cut half-way looks like a last page); "Page 2 of 5" without a next link
+    contradicts itself."""
+    if not end_reached(source, raw) and not (
+        followed_by(root, last, FOOTER) if last is not None else first(root, FOOTER) is not None
+    ):
+        raise PageShapeError("listing page incomplete: no footer after the products (page cut short?)")
     paging = first(root, "div.paging")
-    footer = first(root, "#footer", "footer", ".footer")
-    if paging is None and footer is None and not split:
-        raise PageShapeError("neither paging nor footer after the products (page cut short?)")
-    match = re.search(r"Page\s+(\d+)\s+of\s+(\d+)", text_of(paging), re.IGNORECASE) if paging is not None else None
+    match = re.search(r"Page\s+([0-9]+)\s+of\s+([0-9]+)", text_of(paging), re.IGNORECASE) if paging is not None \
+        else None
     if match and not has_next and int(match.group(1)) < int(match.group(2)):
         raise PageShapeError(f"page {match.group(1)} of {match.group(2)} has no next link")
 
 
-def parse_listing(source: str, page_url: str, page_year: int | None = None) -> ListingPage:
-    """Tiles (`div.product-item`), the next page, and a View All link when the year is split."""
+def parse_listing(source: str, page_url: str, page_year: int | None = None, *, raw: bool = False) -> ListingPage:
+    """Tiles (`div.product-item`), the next page, and a View All link when the year is split. `raw`: the
+    source is the server's bytes (an in-page fetch), not a browser's serialised DOM."""
     root = parse_document(source)
     tiles = select(root, "div.product-item") or select(root, ".product-item, [data-catalogid]")
     items = []
@@ -91,7 +102,9 @@ def parse_listing(source: str, page_url: str, page_year: int | None = None) -> L
             items.append(item)
     next_url = threedcart.next_page(root, page_url)
     view_all, subcats = _view_all(root, page_url, paged=next_url is not None)
-    _check_complete(root, next_url is not None, bool(select(root, _SUBCATS)))
+    sub_links = [a for section in select(root, _SUBCATS) for a in section.iter("a")]
+    last = tiles[-1] if tiles else (sub_links[-1] if sub_links else None)
+    _check_complete(root, source, raw, last, next_url is not None)
     count_node = first(root, ".product-count")
     return ListingPage(
         items=items,

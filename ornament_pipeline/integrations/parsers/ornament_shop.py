@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from ornament_pipeline.integrations.normalise import (
     absolute_url,
+    is_price_rejection,
     leading_year,
     parse_price,
     release_year,
@@ -15,16 +16,22 @@ from ornament_pipeline.integrations.normalise import (
     without_query,
 )
 from ornament_pipeline.integrations.parsers.common import (
+    FOOTER,
     ListingPage,
     Node,
     PageShapeError,
     PartialListing,
     availability_from,
+    check_currency,
     count_in,
+    end_reached,
     first,
+    followed_by,
+    json_id,
     json_ld_brand,
     json_ld_offer,
     json_ld_products,
+    json_text,
     microdata,
     parse_document,
     price_from,
@@ -40,11 +47,17 @@ WAIT_SELECTOR = TILE_SELECTOR = ".productGrid article.card"
 YEAR_INDEX_PATH = "/hallmark-ornaments-by-year.html"
 
 
-def parse_year_index(source: str, page_url: str) -> dict[int, str]:
-    """`li.navList-item > a.navList-action` whose first path segment starts with a 4-digit year."""
+# What follows the sidebar's category list in a whole page: the page's own content, or the footer.
+_AFTER_SIDEBAR = f".page-content, {FOOTER}"
+
+
+def parse_year_index(source: str, page_url: str, *, raw: bool = False) -> dict[int, str]:
+    """`li.navList-item > a.navList-action` whose first path segment starts with a 4-digit year. Only a
+    whole index is believed: its end reached (`raw` server bytes) or the page content after the list."""
     root = parse_document(source)
     years: dict[int, str] = {}
-    for anchor in select(root, "li.navList-item > a.navList-action") or select(root, "a.navList-action"):
+    anchors = select(root, "li.navList-item > a.navList-action") or select(root, "a.navList-action")
+    for anchor in anchors:
         url = absolute_url(anchor.get("href"), page_url)
         if not url:
             continue
@@ -54,11 +67,14 @@ def parse_year_index(source: str, page_url: str) -> dict[int, str]:
             years[year] = strip_tracking(url)
     if not years:
         raise PageShapeError("no year links (li.navList-item > a.navList-action) on the year index")
+    if not (end_reached(source, raw) or followed_by(root, anchors[-1], _AFTER_SIDEBAR)):
+        raise PageShapeError(f"year index incomplete: nothing after the category list ({len(years)} years seen)")
     return years
 
 
 def _card_availability(card: Node) -> Availability | None:
-    """Stock as a card shows it: its cart button (Add to Cart / Pre-Order / Out of stock) or stock text."""
+    """Stock as a card shows it: its cart button (Add to Cart / Pre-Order / Out of stock) or stock text;
+    None (the product page decides) when it shows nothing it can be read from."""
     labels = []
     for node in select(card,
         "[data-button-type], .card-figcaption-button, .card-text--outOfStock, [data-product-stock], "
@@ -70,7 +86,8 @@ def _card_availability(card: Node) -> Availability | None:
     for label in labels:
         lowered = (label or "").lower()
         if re.search(r"add to cart|in stock|pre-?\s?order|out of stock|sold out|instock|outofstock", lowered):
-            return availability_from(label)
+            availability, _ = availability_from(label)
+            return None if availability == "unknown" else availability
     return None
 
 
@@ -85,41 +102,48 @@ def _card(card: Node, page_url: str, page_year: int | None) -> Listing | Partial
     name = text_of(first(card, ".card-title a", ".card-title")) or card.get("data-name") or None
     price_node = first(card, "span.price.price--withoutTax", ".price--withoutTax", ".price--main", ".price")
     price, note = price_from(price_node) if price_node is not None else (None, None)
-    if price is None and card.get("data-product-price"):
+    if price is None and not is_price_rejection(note) and card.get("data-product-price"):
         price, note = parse_price(card.get("data-product-price"))
     availability = _card_availability(card)
     if availability is None and note and "sold out" in note.lower():
         availability = "unavailable"
     year = release_year(name) or page_year
-    if not vendor_id or not name or availability is None or (price is None and note is None):
+    # A price shown but unreadable is looked up on the product page (structured data), never guessed here.
+    if (not vendor_id or not (vendor_id.isascii() and vendor_id.isdigit()) or not name or availability is None
+            or (price is None and note is None) or is_price_rejection(note)):
         return PartialListing(link, name, vendor_id, price, note, availability, year)
     return Listing(VENDOR, vendor_id, name, link, availability, price, release_year=year, price_note=note)
 
 
-def _check_complete(root: Node, has_next: bool) -> None:
-    """Cornerstone renders the paginator on every category page, after the grid: a page without it
-    was cut short; a page that lists higher page numbers than its own but no next link contradicts itself."""
+def _check_complete(root: Node, source: str, raw: bool, last: Node | None, has_next: bool) -> None:
+    """A category page is whole when its end is reached (`raw` server bytes) or the footer follows its
+    product grid. The paginator is optional (a one-page category may have none) and no evidence: one cut
+    half-way looks like a last page. A page that lists higher page numbers than its own but no next link
+    contradicts itself."""
+    if not end_reached(source, raw) and not (
+        followed_by(root, last, FOOTER) if last is not None else first(root, FOOTER) is not None
+    ):
+        raise PageShapeError("listing page incomplete: no footer after the product grid (page cut short?)")
     pagination = first(root, "nav.pagination", "ul.pagination-list", ".pagination")
-    if pagination is None and not says_empty(root):
-        raise PageShapeError("no pagination after the product grid (page cut short?)")
     if pagination is None or has_next:
         return
-    numbers = [int(t) for a in select(pagination, "li.pagination-item a") if (t := text_of(a)).isdigit()]
+    numbers = [int(t) for a in select(pagination, "li.pagination-item a") if re.fullmatch("[0-9]+", t := text_of(a))]
     current = first(pagination, "li.pagination-item--current")
     here = text_of(current) if current is not None else ""
-    if numbers and here.isdigit() and int(here) < max(numbers):
+    if numbers and here.isascii() and here.isdigit() and int(here) < max(numbers):
         raise PageShapeError(f"page {here} of {max(numbers)} has no next link")
 
 
-def parse_listing(source: str, page_url: str, page_year: int | None = None) -> ListingPage:
-    """`ul.productGrid > li.product > article.card`, and `li.pagination-item--next > a`."""
+def parse_listing(source: str, page_url: str, page_year: int | None = None, *, raw: bool = False) -> ListingPage:
+    """`ul.productGrid > li.product > article.card`, and `li.pagination-item--next > a`. `raw`: the source
+    is the server's bytes (an in-page fetch), not a browser's serialised DOM."""
     root = parse_document(source)
     cards = select(root, "ul.productGrid > li.product > article.card") or select(root,
         ".productGrid article.card, .productList article.card, article.card[data-entity-id]"
     )
     items = [item for card in cards if (item := _card(card, page_url, page_year)) is not None]
     next_link = first(root, "li.pagination-item--next > a", ".pagination-item--next a", "link[rel=next]")
-    _check_complete(root, next_link is not None)
+    _check_complete(root, source, raw, cards[-1] if cards else None, next_link is not None)
     count_node = first(root, ".product-count")
     return ListingPage(
         items=items,
@@ -159,26 +183,37 @@ def parse_product(source: str, page_url: str, fallback_name: str | None = None) 
                 return rows[label]
         return dds[position] if positional else None
 
-    name = (ld.get("name") if ld else None) or text_of(first(root, "h1.productView-title", "h1")) or fallback_name
-    sku = ld.get("sku") or microdata(root, "sku") or text_of(first(root, "[data-product-sku]"))
-    sku = sku or text_of(row("sku", position=4)) or None
+    name = json_text(ld.get("name"), "JSON-LD name") or text_of(first(root, "h1.productView-title", "h1"))
+    name = name or fallback_name
+    sku = json_text(ld.get("sku"), "JSON-LD sku") or microdata(root, "sku")
+    sku = sku or text_of(first(root, "[data-product-sku]")) or text_of(row("sku", position=4)) or None
 
-    price, note = (None, None)
-    offer_price = offer.get("price") or offer.get("lowPrice")
+    # Structured prices first; one that is there but not one US-dollar amount is a page error naming it.
+    check_currency(offer.get("priceCurrency"), "JSON-LD offers.priceCurrency")
+    check_currency(microdata(root, "priceCurrency"), "microdata priceCurrency")
     meta_price = first(root, "[itemprop=offers] meta[itemprop=price], meta[itemprop=price]")
-    for candidate in (offer_price, meta_price.get("content") if meta_price is not None else None):
-        if candidate not in (None, ""):
-            price, note = parse_price(candidate)
-            break
+    price, note = None, None
+    for field, candidate in (("JSON-LD offers.price", offer.get("price")),
+                             ("JSON-LD offers.lowPrice", offer.get("lowPrice")),
+                             ("meta[itemprop=price]", meta_price.get("content") if meta_price is not None else None)):
+        if candidate is None or candidate == "":
+            continue
+        price, note = parse_price(candidate)
+        if is_price_rejection(note):
+            raise PageShapeError(f"{field}: {note}")
+        break
     if price is None and note is None:
         shown = first(root, ".productView-price span.price--withoutTax", "span.price.price--withoutTax")
-        price, note = price_from(shown if shown is not None else row("price", position=2))
-        if shown is None and row("price", position=2) is None:
+        element = shown if shown is not None else row("price", position=2)
+        if element is None:
             raise PageShapeError("no price on the product page")
+        price, note = price_from(element)
+        if is_price_rejection(note) or note == "no price shown":
+            raise PageShapeError(f"price element: {note}")
 
     stock_row = row("availability", "stock", position=5)
-    availability = availability_from(
-        offer.get("availability"), microdata(root, "availability"),
+    availability, availability_text = availability_from(
+        json_text(offer.get("availability"), "JSON-LD offers.availability"), microdata(root, "availability"),
         text_of(first(root, "[data-product-stock]")) or None,
         text_of(stock_row) if stock_row is not None else None,
         new_means_available=True,
@@ -190,11 +225,12 @@ def parse_product(source: str, page_url: str, fallback_name: str | None = None) 
     brand = brand or (text_of(brand_row) if brand_row is not None else None) or None
 
     id_input = first(root, "input[name=product_id]")
-    vendor_id = (id_input.get("value") if id_input is not None else None) or ld.get("productID")
+    vendor_id = (id_input.get("value") if id_input is not None else None) or json_id(
+        ld.get("productID"), "JSON-LD productID")
     canonical = first(root, "link[rel=canonical]")
     link = absolute_url(canonical.get("href"), page_url) if canonical is not None else None
     link = without_query(link or page_url)
-    if not vendor_id or not str(vendor_id).strip().isdigit():
+    if not vendor_id or not (str(vendor_id).strip().isascii() and str(vendor_id).strip().isdigit()):
         raise PageShapeError("no product id (input[name=product_id]) on the product page")
     if not name:
         raise PageShapeError("no product name")
@@ -204,6 +240,6 @@ def parse_product(source: str, page_url: str, fallback_name: str | None = None) 
     return Listing(
         vendor=VENDOR, vendor_id=str(vendor_id).strip(), name=name, link=link, availability=availability,
         price=price, sku=sku, item_number=item_number, condition=condition, brand=brand,
-        release_year=release_year(name), price_note=note,
+        release_year=release_year(name), price_note=note, availability_text=availability_text,
     )
 

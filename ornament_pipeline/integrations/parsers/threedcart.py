@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from ornament_pipeline.integrations.normalise import (
     absolute_url,
+    is_price_rejection,
     parse_price,
     release_year,
     split_sku,
@@ -17,10 +19,14 @@ from ornament_pipeline.integrations.parsers.common import (
     PageShapeError,
     PartialListing,
     availability_from,
+    check_currency,
     first,
+    json_id,
     json_ld_brand,
     json_ld_offer,
     json_ld_products,
+    json_stock,
+    json_text,
     microdata,
     parse_document,
     price_from,
@@ -84,19 +90,25 @@ def tile_listing(
     price, note = price_from(price_node) if price_node is not None else (None, None)
     stock = first(tile, ".status .availability", ".availability", "[itemprop=availability]", ".stock", "[class*=stock]")
     stock_text = (stock.get("content") or stock.get("href") or text_of(stock)) if stock is not None else None
-    availability = availability_from(stock_text)
+    availability, availability_text = availability_from(stock_text)
     if availability is None and note and "sold out" in note.lower():
         availability = "unavailable"
     year = release_year(name) or page_year
-    if not vendor_id or not name or availability is None or price_node is None:
-        return PartialListing(link, name or None, vendor_id, price, note, availability, year)
-    return Listing(vendor, vendor_id, name, link, availability, price, release_year=year, price_note=note)
+    # What the tile shows but cannot be read (a price that is not one amount, stock words not understood)
+    # is looked up on the product page, whose structured data says it plainly.
+    if (not vendor_id or not name or availability in (None, "unknown") or price_node is None
+            or is_price_rejection(note)):
+        return PartialListing(link, name or None, vendor_id, price, note,
+                              None if availability == "unknown" else availability, year)
+    return Listing(vendor, vendor_id, name, link, availability, price, release_year=year, price_note=note,
+                   availability_text=availability_text)
 
 
 def _first_input_of_add_form(root: Node) -> str | None:
     for selector in ("form#add input[name=item_id]", "input[name=item_id]", "form#add input"):
         found = select(root, selector)
-        if found and (found[0].get("value") or "").strip().isdigit():
+        value = (found[0].get("value") or "").strip() if found else ""
+        if value.isascii() and value.isdigit():
             return found[0].get("value").strip()
     return None
 
@@ -111,6 +123,31 @@ def _canonical(root: Node, page_url: str, vendor_id: str | None) -> str:
     return threedcart_link(page_url) if vendor_id and threedcart_product_id(page_url) else page_url
 
 
+def _product_price(root: Node, item: dict, offer: dict) -> tuple[Decimal | None, str | None]:
+    """`_3d_item.price`, then the JSON-LD offer, then `#price`: the first that is there decides; one that is
+    there but not one US-dollar amount is a page error naming the field (a product page must say its price)."""
+    check_currency(item.get("currency"), "_3d_item.currency")
+    check_currency(offer.get("priceCurrency"), "JSON-LD offers.priceCurrency")
+    fields = (("_3d_item.price", item.get("price")), ("JSON-LD offers.price", offer.get("price")))
+    for field, value in fields:
+        if value is None or value == "" or (not isinstance(value, bool) and value in (0, "0", "0.00")):
+            continue  # absent (3dcart writes 0 for an item without a price)
+        price, note = parse_price(value)
+        if is_price_rejection(note):
+            raise PageShapeError(f"{field}: {note}")
+        if price is not None:
+            return price, None
+    price_node = first(root, "#price")
+    if price_node is None:
+        raise PageShapeError("no price on the product page")
+    price, note = price_from(price_node)
+    if is_price_rejection(note):
+        raise PageShapeError(f"#price: {note}")
+    if price is None and note == "no price shown":
+        raise PageShapeError("no price on the product page (#price is empty)")
+    return price, note
+
+
 def parse_product(vendor: str, source: str, page_url: str, fallback_name: str | None = None) -> Listing:
     """A 3dcart product (or quick-view) page: `_3d_item`, then JSON-LD, then `#product_id`/`#price`/..."""
     root = parse_document(source)
@@ -119,25 +156,18 @@ def parse_product(vendor: str, source: str, page_url: str, fallback_name: str | 
     ld = products[0] if products else {}
     offer = json_ld_offer(ld)
 
-    vendor_id = str(item.get("catalogid") or "").strip() or _first_input_of_add_form(root)
+    vendor_id = json_id(item.get("catalogid"), "_3d_item.catalogid") or _first_input_of_add_form(root)
     vendor_id = vendor_id or threedcart_product_id(page_url)
-    sku = str(item.get("id") or "").strip() or ld.get("sku") or microdata(root, "sku")
+    sku = json_text(item.get("id"), "_3d_item.id") or json_text(ld.get("sku"), "JSON-LD sku") or microdata(root, "sku")
     sku = sku or text_of(first(root, "#product_id")) or None
-    name = str(item.get("name") or "").strip() or ld.get("name") or fallback_name
+    name = json_text(item.get("name"), "_3d_item.name") or json_text(ld.get("name"), "JSON-LD name") or fallback_name
     name = name or text_of(first(root, "#add h1", "h1")) or None
 
-    price, note = parse_price(item.get("price")) if item.get("price") not in (None, "", 0, "0") else (None, None)
-    price_node = first(root, "#price")
-    if price is None and offer.get("price") not in (None, ""):
-        price, note = parse_price(offer.get("price"))
-    if price is None and price_node is not None:
-        price, note = price_from(price_node)
-    if price is None and note is None:
-        raise PageShapeError("no price on the product page")
-
+    price, note = _product_price(root, item, offer)
     stock = first(root, "#availability")
-    availability = availability_from(
-        item.get("availability"), offer.get("availability"), microdata(root, "availability"),
+    availability, availability_text = availability_from(
+        json_stock(item.get("availability"), "_3d_item.availability"),
+        json_text(offer.get("availability"), "JSON-LD offers.availability"), microdata(root, "availability"),
         text_of(stock) if stock is not None else None,
     )
     if availability is None and note and "sold out" in note.lower():
@@ -150,7 +180,7 @@ def parse_product(vendor: str, source: str, page_url: str, fallback_name: str | 
         raise PageShapeError("no availability on the product page")
     item_number, condition = split_sku(sku)
     page_text = text_of(first(root, "body"))
-    year_match = re.search(r"((?:19|20)\d{2}) Hallmark Keepsake Ornament", page_text)
+    year_match = re.search(r"((?:19|20)[0-9]{2}) Hallmark Keepsake Ornament", page_text)
     return Listing(
         vendor=vendor,
         vendor_id=vendor_id,
@@ -164,4 +194,5 @@ def parse_product(vendor: str, source: str, page_url: str, fallback_name: str | 
         brand=json_ld_brand(ld) or microdata(root, "brand"),
         release_year=release_year(name, year_match.group(1) if year_match else None),
         price_note=note,
+        availability_text=availability_text,
     )

@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from types import ModuleType
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
 
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from ornament_pipeline.cache import redis_client
@@ -24,6 +25,7 @@ from ornament_pipeline.listing import Listing
 from ornament_pipeline.vendors import LIVE_BASE_URLS
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 MAX_PAGES_PER_CATEGORY = 1000
 # Wait until the tiles a page builds with script are there: at least the expected count (or any),
 # unchanged for 200 ms after the load event; give up after the timeout and let validation judge.
@@ -111,7 +113,7 @@ class Integration:
         return self.base_url + self.parser.YEAR_INDEX_PATH
 
     def get_year_links(self, refresh: bool = False) -> dict[int, str]:
-        """{year: url} from the Redis cache, or from the year index page (then cached)."""
+        """{year: url} from the Redis cache, or from the year index page (then cached). Raises `ScrapeError`."""
         if not refresh:
             cached = self.cache.get(self.vendor, self.base_url)
             if cached:
@@ -121,17 +123,29 @@ class Integration:
         return dict(sorted(links.items()))
 
     def _year_index(self) -> dict[int, str]:
-        """The year index, loaded until two loads agree: a page cut short loses years silently, and
-        the result is cached for a week, so it is worth one more page."""
-        seen: list[dict[int, str]] = []
-        for _ in range(4):
-            links = self.fetcher.fetch(
-                self.year_index_url, lambda page: self.parser.parse_year_index(page.html, page.final_url), static=True
-            )
-            if links in seen:
-                return links
-            seen.append(links)
-        raise ParseError(self.vendor, self.year_index_url, "year index differs on every load")
+        """The year index, believed only when the page shows its own end (the parser checks; a page cut
+        short raises "year index incomplete" and is retried by the fetch policy, and nothing is cached:
+        a year missing from a short index would look like "the vendor has no page for this year")."""
+        return self.fetcher.fetch(self.year_index_url, self._guarded(
+            lambda page: self.parser.parse_year_index(page.html, page.final_url, raw=not page.navigated)
+        ), static=True)
+
+    def _guarded(self, step: Callable[..., T]) -> Callable[..., T]:
+        """`step` (a parse or browser step) with any unexpected exception turned into a page error naming
+        the vendor, URL and reason: one page the parser cannot handle must not end the whole scrape."""
+
+        def run(*args: Any) -> T:
+            try:
+                return step(*args)
+            except (PageShapeError, ScrapeError, WebDriverException):
+                raise  # the fetch policy knows these
+            except Exception as exc:
+                page = next(arg for arg in args if isinstance(arg, Page))
+                log.warning("%s: parser error on %s", self.vendor, page.url, exc_info=True)
+                raise ScrapeError(self.vendor, page.url, f"parser error: {type(exc).__name__}: {exc}"[:300],
+                                  status=page.status) from None
+
+        return run
 
     # -- listings --------------------------------------------------------------------------------
     def year_start_url(self, year_url: str) -> str:
@@ -164,6 +178,7 @@ class Integration:
         timeout_ms = int(max(0.5, min(self.policy.page_timeout_seconds - 1.0, 15.0)) * 1000)
         driver.execute_async_script(SETTLE_SCRIPT, self.parser.WAIT_SELECTOR, parsed.expected_count, timeout_ms)
         page.html = driver.page_source
+        page.navigated = True
         parsed = self.parser.parse_listing(page.html, page.final_url, year)
         shown = len({_key(item) for item in parsed.items})
         if (parsed.expected_count is not None and shown < parsed.expected_count) or not parsed.items:
@@ -174,17 +189,18 @@ class Integration:
         """One listing page, fetched (settled when scripted), parsed and validated (raises `ScrapeError`)."""
 
         def parse(page: Page) -> ListingPage:
-            return self.parser.parse_listing(page.html, page.final_url, year)
+            return self.parser.parse_listing(page.html, page.final_url, year, raw=not page.navigated)
 
         if not self.scripted_listings:
-            return self.fetcher.fetch(url, lambda page: self._validate(parse(page), first_page), static=True)
+            return self.fetcher.fetch(url, self._guarded(lambda page: self._validate(parse(page), first_page)),
+                                      static=True)
         step = self.listing_browser_step(year)
 
         def after(driver: WebDriver, page: Page, parsed: ListingPage) -> ListingPage:
             parsed = self._settle(driver, page, parsed, year)
             return self._validate(step(driver, page, parsed) if step else parsed, first_page)
 
-        return self.fetcher.fetch(url, parse, after)
+        return self.fetcher.fetch(url, self._guarded(parse), self._guarded(after))
 
     def _crawl(self, start: str, year: int, result: YearScrape, found: dict[str, Listing | PartialListing],
                follow_links: bool = True) -> None:
@@ -250,10 +266,8 @@ class Integration:
 
         def one(item: PartialListing) -> Listing | None:
             try:
-                listing = self.fetcher.fetch(
-                    item.link, lambda page: self.parser.parse_product(page.html, page.final_url, item.name),
-                    static=True,
-                )
+                listing = self.fetcher.fetch(item.link, self._guarded(
+                    lambda page: self.parser.parse_product(page.html, page.final_url, item.name)), static=True)
             except ScrapeError as exc:
                 with lock:
                     result.failed_pages.append(exc)
@@ -273,8 +287,8 @@ class Integration:
     def get_ornament_by_url(self, url: str) -> Listing:
         """One product page, every field. Raises `ScrapeError`."""
         target = absolute_url(url, self.base_url + "/") or url
-        return self.fetcher.fetch(target, lambda page: self.parser.parse_product(page.html, page.final_url),
-                                  static=True)
+        return self.fetcher.fetch(target, self._guarded(
+            lambda page: self.parser.parse_product(page.html, page.final_url)), static=True)
 
 
 def _key(item: Listing | PartialListing) -> str:

@@ -4,7 +4,7 @@ Variants served (see README.md): the sidebar mixes non-year categories in with t
 `ul.productGrid`, 12 a page, `?page=N`; sale prices with `price--non-sale`; the card's cart button
 says "Add to Cart", "Pre-Order Now" or "Out of stock"; product pages carry a positional `<dl>` whose
 Condition and Brand rows are omitted when empty (so later rows shift), and structured data as
-microdata (variant % 3 == 0), JSON-LD (== 1) or both (== 2).
+microdata (variant % 3 == 0), JSON-LD (== 1) or both (== 2); every page ends with Cornerstone's `footer.footer`.
 """
 
 from __future__ import annotations
@@ -88,7 +88,9 @@ class OrnamentShop:
                   f'<nav class="navPages"><a class="navPages-action" href="{self.base}{INDEX_PATH}">By Year</a>'
                   f'</nav></header>')
         return html_page(title, f'{header}\n<main class="body"><div class="container"><div class="page">\n'
-                                f'{self._sidebar()}\n<div class="page-content">\n{main}\n</div></div></div></main>',
+                                f'{self._sidebar()}\n<div class="page-content">\n{main}\n</div></div></div></main>\n'
+                                '<footer class="footer" role="contentinfo"><div class="container">'
+                                '<p class="footer-info">&copy; Ornament Shop</p></div></footer>',
                          head)
 
     def index(self) -> Page:
