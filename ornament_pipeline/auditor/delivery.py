@@ -293,6 +293,8 @@ def post_with_deadline(client: httpx.Client, webhook: WebhookConfig, body: bytes
             cancelled.set()
             return None
         if time.monotonic() >= deadline:
+            if done.is_set():   # finished just now: its outcome stands
+                break
             cancelled.set()
             return (status[0] if status else None,
                     f"Timeout: no complete answer within the {webhook.timeout_seconds:g} s deadline", None)
