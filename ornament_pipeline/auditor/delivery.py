@@ -1,12 +1,19 @@
 """Delivery: send pending alert deliveries (webhook, log) with retries and backoff, state kept in Postgres.
 
-One delivery is one transaction: `SELECT ... FOR UPDATE SKIP LOCKED` claims the row, the alert is sent while
-the row stays locked (so no other worker sends it meanwhile), and the outcome is committed right after the
-response. A worker killed mid-send holds no claim afterwards (Postgres drops its locks with its connection),
-so the delivery is simply pending again. A delivery committed as `delivered` is never sent again.
+No database transaction is open during an HTTP call: an open transaction holds back the change stream's
+watermark (warehouse/change_stream.py), so a slow receiver would stall the feed and every alert. A webhook
+attempt is therefore three steps:
 
-The one window left: the receiver accepted the POST, then the worker died before its commit. The alert is
-then sent again with the same `X-Ornaments-Idempotency-Key`, which a receiver uses to drop the repeat.
+1. claim (one short transaction): `SELECT ... FOR UPDATE SKIP LOCKED` picks a due delivery, `attempts + 1`,
+   and a lease: `next_attempt_at = now() + deadline + LEASE_MARGIN_SECONDS`, so no other worker takes it meanwhile;
+2. the POST, with no transaction open, bounded by a total wall-clock deadline (`timeout_seconds`: httpx's
+   timeouts are per read, which a receiver dripping its answer never trips);
+3. the outcome (one short transaction): delivered, or rescheduled with its backoff, and the attempt's row.
+
+A delivery committed as `delivered` is never sent again. A worker killed mid-send leaves its lease behind: the
+delivery is still pending and is sent again when the lease ends. A worker told to stop (SIGTERM) abandons its
+in-flight attempt and makes the delivery due again at once. Either way the alert may be sent twice, with the
+same `X-Ornaments-Idempotency-Key`, which a receiver uses to drop the repeat.
 """
 
 from __future__ import annotations
@@ -43,7 +50,11 @@ class DeliveryConfigError(ValueError):
 class WebhookConfig:
     url: str
     secret: str
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = 10.0   # the total deadline of one attempt: connect, send, answer, body
+
+
+# A claim's lease outlasts the attempt's deadline by this much, time enough to commit the outcome.
+LEASE_MARGIN_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -150,6 +161,7 @@ class DeliveryReport:
 
 # The claim picks rows on the due index alone (ordered, LIMIT) before joining the payloads: a plan that joins
 # first sorts every pending delivery on each claim (seen at 24k pending: 230 ms instead of 0.1 ms).
+# For the log channel it runs inside the transaction that logs and marks the batch.
 _CLAIM = """
 WITH claimed AS (
     SELECT id, alert_id, channel, attempts FROM alert_deliveries
@@ -171,27 +183,49 @@ WITH done AS (
 INSERT INTO delivery_attempts (delivery_id, attempt, started_at, finished_at)
 SELECT id, attempts, :started_at, clock_timestamp() FROM done"""
 
+# A webhook claim commits at once: the attempt is counted and the row leased (`next_attempt_at` pushed past the
+# attempt's deadline), so the POST runs with no transaction open and no other worker picks the row meanwhile.
+_CLAIM_WEBHOOK = """
+WITH claimed AS (
+    SELECT id FROM alert_deliveries
+    WHERE status = 'pending' AND channel = 'webhook' AND next_attempt_at <= now()
+    ORDER BY next_attempt_at, id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), leased AS (
+    UPDATE alert_deliveries d
+    SET attempts = d.attempts + 1, next_attempt_at = clock_timestamp() + make_interval(secs => :lease)
+    FROM claimed c WHERE d.id = c.id
+    RETURNING d.id, d.alert_id, d.channel, d.attempts
+)
+SELECT l.id, l.channel, l.attempts, a.idempotency_key, a.payload
+FROM leased l JOIN alerts a ON a.id = l.alert_id"""
+
 _RECORD_ATTEMPT = """
 INSERT INTO delivery_attempts (delivery_id, attempt, started_at, finished_at, status_code, error)
 VALUES (:id, :attempt, :started_at, clock_timestamp(), :status_code, :error)"""
 
+# A 2xx is final even if the lease ran out meanwhile (then another worker may be resending: same key).
 _DELIVERED = f"""
 WITH done AS (
-    UPDATE alert_deliveries SET status = 'delivered', attempts = :attempt, delivered_at = clock_timestamp(),
-                                last_error = NULL
-    WHERE id = :id
+    UPDATE alert_deliveries SET status = 'delivered', delivered_at = clock_timestamp(), last_error = NULL
+    WHERE id = :id AND status = 'pending'
 )
 {_RECORD_ATTEMPT}"""
 
+# Only the holder of the current claim (`attempts` unchanged since it) reschedules; a late failure whose lease
+# was taken over by another worker just records its attempt.
 _FAILED = f"""
 WITH failed AS (
     UPDATE alert_deliveries
-    SET attempts = :attempt, last_error = :error,
+    SET last_error = :error,
         status = CASE WHEN :give_up THEN 'failed' ELSE 'pending' END,
         next_attempt_at = clock_timestamp() + make_interval(secs => :delay)
-    WHERE id = :id
+    WHERE id = :id AND status = 'pending' AND attempts = :attempt
 )
 {_RECORD_ATTEMPT}"""
+
+ABANDONED = "abandoned: the auditor stopped before the answer"
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -207,22 +241,68 @@ def _retry_after(response: httpx.Response) -> float | None:
             return None
 
 
-def _send(client: httpx.Client | None, webhook: WebhookConfig | None, channel: str, key: str, payload: dict[str, Any],
-          attempt: int) -> tuple[int | None, str | None, float | None]:
-    """(status code, error or None when delivered, Retry-After seconds)."""
-    if channel == "log":
-        alert_log.warning("alert %s %s: %s", payload.get("kind"), key, json.dumps(payload, sort_keys=True))
-        return None, None, None
-    if webhook is None or client is None:
-        return None, "no webhook configured (ORNAMENTS_WEBHOOK_URL)", None
-    body, headers = webhook_request(webhook, key, payload, attempt)
+Outcome = tuple[int | None, str | None, float | None]   # (status code, error or None when delivered, Retry-After)
+
+
+def _post_streamed(client: httpx.Client, webhook: WebhookConfig, body: bytes, headers: dict[str, str],
+                   cancelled: threading.Event, status: list[int]) -> Outcome | None:
+    """One POST, its answer read to the end in chunks; None as soon as `cancelled` is seen between reads.
+    The status code goes into `status` as soon as it is known (the attempt's row shows it if the body is late)."""
     try:
-        response = client.post(webhook.url, content=body, headers=headers, timeout=webhook.timeout_seconds)
+        with client.stream("POST", webhook.url, content=body, headers=headers,
+                           timeout=webhook.timeout_seconds) as response:
+            status.append(response.status_code)
+            head = b""
+            for chunk in response.iter_bytes():   # a 2xx counts once its whole answer has arrived
+                if cancelled.is_set():
+                    return None
+                if len(head) < 200:
+                    head += chunk[:200 - len(head)]
     except httpx.HTTPError as exc:
         return None, f"{type(exc).__name__}: {exc}"[:500], None
     if 200 <= response.status_code < 300:
         return response.status_code, None, None
-    return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}", _retry_after(response)
+    text = head.decode(response.encoding or "utf-8", errors="replace")
+    return response.status_code, f"HTTP {response.status_code}: {text}", _retry_after(response)
+
+
+def post_with_deadline(client: httpx.Client, webhook: WebhookConfig, body: bytes, headers: dict[str, str],
+                       stop: threading.Event | None = None) -> Outcome | None:
+    """The POST's outcome within `webhook.timeout_seconds` of wall-clock time, whatever the receiver does.
+
+    httpx's timeouts bound each read, not the whole exchange: a receiver dripping a byte a second never trips
+    them. So the POST runs in a helper thread and the caller waits for it until the deadline; past it the
+    attempt is a failure, and the helper, told so, drops the connection at its next read (at the latest one
+    read timeout later). None when `stop` was set first: the attempt is abandoned."""
+    outcome: list[Outcome | None] = []
+    status: list[int] = []
+    done, cancelled = threading.Event(), threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append(_post_streamed(client, webhook, body, headers, cancelled, status))
+        except Exception as exc:  # noqa: BLE001 - any failure of the exchange is a failed attempt, with its reason
+            outcome.append((None, f"{type(exc).__name__}: {exc}"[:500], None))
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="auditor-post", daemon=True).start()
+    deadline = time.monotonic() + webhook.timeout_seconds
+    while not done.wait(min(0.05, max(deadline - time.monotonic(), 0.0))):
+        if stop is not None and stop.is_set():
+            cancelled.set()
+            return None
+        if time.monotonic() >= deadline:
+            if done.is_set():   # finished just now: its outcome stands
+                break
+            cancelled.set()
+            return (status[0] if status else None,
+                    f"Timeout: no complete answer within the {webhook.timeout_seconds:g} s deadline", None)
+    return outcome[0] if outcome and outcome[0] is not None else (None, "the POST was cut short", None)
+
+
+def _log_alert(key: str, payload: dict[str, Any]) -> None:
+    alert_log.warning("alert %s %s: %s", payload.get("kind"), key, json.dumps(payload, sort_keys=True))
 
 
 def deliver_logs(conn: Connection, limit: int = 500) -> int:
@@ -230,47 +310,65 @@ def deliver_logs(conn: Connection, limit: int = 500) -> int:
     started_at = datetime.now(UTC)
     due = conn.execute(text(_CLAIM), {"channel": "log", "limit": limit}).all()
     for row in due:
-        _send(None, None, "log", row.idempotency_key, row.payload, row.attempts + 1)  # type: ignore[arg-type]
+        _log_alert(row.idempotency_key, row.payload)  # type: ignore[arg-type]
     if due:
         conn.execute(text(_LOGGED), {"ids": [row.id for row in due], "started_at": started_at})
     return len(due)
 
 
-def deliver_one(conn: Connection, client: httpx.Client, webhook: WebhookConfig | None,
-                policy: RetryPolicy) -> DeliveryReport | None:
-    """Claim one due webhook delivery, send it, record the outcome; in the caller's transaction.
+def deliver_one(engine: Engine, client: httpx.Client, webhook: WebhookConfig | None, policy: RetryPolicy,
+                stop: threading.Event | None = None) -> DeliveryReport | None:
+    """Claim one due webhook delivery, send it, record the outcome: two short transactions, none during the POST.
 
-    None when none is due. The claim's row lock is held during the POST, and the outcome commits with it."""
-    row = conn.execute(text(_CLAIM), {"channel": "webhook", "limit": 1}).first()
+    None when none is due. An attempt abandoned because `stop` was set is recorded and due again at once."""
+    lease = (webhook.timeout_seconds if webhook else 0.0) + LEASE_MARGIN_SECONDS
+    with engine.begin() as conn:
+        row = conn.execute(text(_CLAIM_WEBHOOK), {"lease": lease}).first()
     if row is None:
         return None
-    attempt = row.attempts + 1
-    started_at = datetime.now(UTC)
-    status_code, error, retry_after = _send(client, webhook, row.channel, row.idempotency_key, row.payload, attempt)
+    attempt, started_at = row.attempts, datetime.now(UTC)
+    if webhook is None:
+        outcome: Outcome | None = (None, "no webhook configured (ORNAMENTS_WEBHOOK_URL)", None)
+    else:
+        body, headers = webhook_request(webhook, row.idempotency_key, row.payload, attempt)
+        outcome = post_with_deadline(client, webhook, body, headers, stop)
+    status_code, error, retry_after = outcome if outcome is not None else (None, ABANDONED, None)
     params = {"id": row.id, "attempt": attempt, "started_at": started_at, "status_code": status_code, "error": error}
     if error is None:
-        conn.execute(text(_DELIVERED), params)
+        with engine.begin() as conn:
+            conn.execute(text(_DELIVERED), params)
         return DeliveryReport(delivered=1)
+    if outcome is None:  # not the receiver's failure: no backoff, never the last attempt
+        with engine.begin() as conn:
+            conn.execute(text(_FAILED), {**params, "give_up": False, "delay": 0.0})
+        log.info("delivery %s (attempt %s) abandoned; it is due again", row.id, attempt)
+        return DeliveryReport()
     give_up = attempt >= policy.max_attempts
-    conn.execute(text(_FAILED), {**params, "give_up": give_up, "delay": policy.delay(attempt, retry_after)})
+    with engine.begin() as conn:
+        conn.execute(text(_FAILED), {**params, "give_up": give_up, "delay": policy.delay(attempt, retry_after)})
     log.warning("delivery %s (%s, attempt %s) failed: %s%s", row.id, row.channel, attempt, error,
                 "; giving up" if give_up else "")
     return DeliveryReport(failed_attempts=1, gave_up=int(give_up), errors=[error])
 
 
 def deliver_due(engine: Engine, webhook: WebhookConfig | None, policy: RetryPolicy | None = None,
-                budget_seconds: float = 20.0, workers: int = 4, client: httpx.Client | None = None) -> DeliveryReport:
+                budget_seconds: float = 20.0, workers: int = 4, client: httpx.Client | None = None,
+                stop: threading.Event | None = None) -> DeliveryReport:
     """Deliver what is due with `workers` threads, starting no new send after `budget_seconds`.
 
-    Bounded: at most `budget_seconds` + one webhook timeout. A failure never waits here: it is rescheduled
-    in Postgres (`next_attempt_at`) and picked up by a later call."""
+    Bounded: at most `budget_seconds` + one webhook deadline, and when `stop` is set, at once (in-flight
+    attempts are abandoned, their deliveries due again). A failure never waits here: it is rescheduled in
+    Postgres (`next_attempt_at`) and picked up by a later call."""
     policy = policy or RetryPolicy()
     deadline = time.monotonic() + budget_seconds
     total, lock = DeliveryReport(), threading.Lock()
     own_client = client is None
     client = client or httpx.Client(follow_redirects=False)
 
-    while time.monotonic() < deadline:
+    def going() -> bool:
+        return time.monotonic() < deadline and not (stop is not None and stop.is_set())
+
+    while going():
         with engine.begin() as conn:
             logged = deliver_logs(conn)
         total.delivered += logged
@@ -278,9 +376,8 @@ def deliver_due(engine: Engine, webhook: WebhookConfig | None, policy: RetryPoli
             break
 
     def work() -> None:
-        while time.monotonic() < deadline:
-            with engine.begin() as conn:
-                report = deliver_one(conn, client, webhook, policy)
+        while going():
+            report = deliver_one(engine, client, webhook, policy, stop)
             if report is None:
                 return
             with lock:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import FastAPI
@@ -11,7 +10,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine, create_engine
 
 from ornament_pipeline.server import web
-from ornament_pipeline.server.auth import KeyChecker, RedactKeys, document_key_schemes
+from ornament_pipeline.server.auth import KeyChecker, document_key_schemes, install_log_redaction
 from ornament_pipeline.server.config import ServerConfig
 from ornament_pipeline.server.errors import install_error_handlers
 from ornament_pipeline.server.routes import catalog, changes, health, products, syncs, watches
@@ -28,8 +27,10 @@ Errors are JSON: `{"error": {"status", "code", "message", "fields"}}`. Money is 
 def create_app(engine: Engine, config: ServerConfig | None = None) -> FastAPI:
     """An app serving `engine`'s warehouse (already migrated) with `config`."""
     # FastAPIOffline serves Swagger UI's files itself: /docs works without reaching a CDN.
+    # No trailing-slash redirects: Starlette builds their Location from the Host header, so `/api/v1/products/`
+    # with a forged Host would send a client elsewhere; such a path is a 404 like any unknown one.
     app = FastAPIOffline(title="ornament_pipeline API", version="1.0.0", description=DESCRIPTION,
-                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+                         openapi_url="/openapi.json", docs_url="/docs", redoc_url=None, redirect_slashes=False)
     # Requests are single statements or read-only: autocommit spares each one a BEGIN and a ROLLBACK round trip,
     # and without pre-ping a checkout costs none (a connection broken by a database restart fails one request).
     app.state.engine = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_pre_ping=False,
@@ -52,8 +53,7 @@ def serving_app() -> FastAPI:
     from ornament_pipeline.server.config import server_config
 
     settings = get_settings()
-    for name in ("uvicorn.access", "uvicorn.error"):  # both quote request lines
-        logging.getLogger(name).addFilter(RedactKeys())
+    install_log_redaction()
     app = create_app(warehouse_engine(settings), server_config(settings))
     # Everything loaded so far lives as long as the process: keep it out of the collector's full passes,
     # which otherwise walk ~160k startup objects (tens of milliseconds, a request's worth of tail latency).

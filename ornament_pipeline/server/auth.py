@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 Scope = Literal["read", "admin"]
 SCOPES: tuple[str, ...] = ("read", "admin")
 _KEY_PATTERN = re.compile(r"^orn_([0-9a-f]{8})_[A-Za-z0-9_-]{20,100}$")
-_KEY_ANYWHERE = re.compile(r"(orn_[0-9a-f]{8}_)[A-Za-z0-9_-]+")
 _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
 # Last use is written at most this often per key and process, so reads do not turn into writes.
 LAST_USED_RESOLUTION_SECONDS = 60.0
@@ -48,17 +48,91 @@ class NewKey:
     key_hash: str
 
 
+def _sent_or_encoded(char: str) -> str:
+    """A regex for `char` as sent or percent-encoded, any number of times over (%6F, %256F, ...)."""
+    return f"(?:{re.escape(char)}|%(?:25)*{ord(char):02x})"
+
+
+# Anything key-looking: "orn_" in any case, each character possibly percent-encoded, and what follows it up to
+# the end of the URL component (whitespace, a quote, the next parameter or the fragment). Malformed keys too.
+_KEY_LIKE = re.compile("".join(_sent_or_encoded(c) for c in "orn_") + r"[^\s\"'&#]*", re.IGNORECASE)
+_KEY_PREFIX = re.compile(r"^orn_([0-9a-f]{8})_")
+# A URL parameter, for the names a client may put a key or token under (compared decoded and lower-cased).
+_URL_PARAM = re.compile(r"([?&;])([^=&#\s\"']+)=([^&#\s\"']*)")
+_SECRET_PARAMS = frozenset({"api_key", "apikey", "key", "x_api_key", "token", "access_token", "auth",
+                            "authorization", "bearer", "secret", "password"})
+REDACTED = "<redacted>"
+
+
+def _decoded(text_value: str) -> str:
+    """Percent-decoded until it no longer changes (a few rounds at most: %256F -> %6F -> o)."""
+    for _ in range(4):
+        decoded = unquote(text_value)
+        if decoded == text_value:
+            break
+        text_value = decoded
+    return text_value
+
+
+def _redact_key(match: re.Match[str]) -> str:
+    prefix = _KEY_PREFIX.match(_decoded(match.group(0)))  # the prefix is not secret: `api-keys list` shows it
+    return f"orn_{prefix.group(1)}_{REDACTED}" if prefix else f"orn_{REDACTED}"
+
+
+def _redact_param(match: re.Match[str]) -> str:
+    sep, name, value = match.groups()
+    if value and REDACTED not in value and _decoded(name).lower().replace("-", "_") in _SECRET_PARAMS:
+        value = REDACTED
+    return f"{sep}{name}={value}"
+
+
+def redact_keys(text_value: str) -> str:
+    """`text_value` with every key-looking string and every key- or token-named URL parameter's value redacted."""
+    if "=" not in text_value and "%" not in text_value and "orn_" not in text_value.lower():
+        return text_value  # the common case, checked cheaply: nothing to look for
+    return _URL_PARAM.sub(_redact_param, _KEY_LIKE.sub(_redact_key, text_value))
+
+
+def _redact_arg(arg: object) -> object:
+    if arg is None or isinstance(arg, int | float):
+        return arg  # numbers stay numbers, so %d in the format still works
+    as_text = arg if isinstance(arg, str) else str(arg)
+    cleaned = redact_keys(as_text)
+    return arg if cleaned == as_text and not isinstance(arg, str) else cleaned
+
+
 class RedactKeys(logging.Filter):
-    """Keeps keys out of log lines that quote what a client sent, such as uvicorn's access log of a request
-    whose URL carries a key (`?api_key=...` is refused, but it is still logged): `orn_1a2b3c4d_<redacted>`."""
+    """Keeps keys out of log lines that quote what a client sent: uvicorn's access log of a request whose URL
+    carries a key (a key in the URL is refused, but the request line is still logged), its error log, and
+    tracebacks. A key reads `orn_1a2b3c4d_<redacted>`, anything else key-looking `orn_<redacted>`, whatever
+    its case or percent-encoding, in the path or the query; so do `?api_key=`, `?token=`... values."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(isinstance(a, str) and "orn_" in a for a in record.args):
-            record.args = tuple(_KEY_ANYWHERE.sub(r"\1<redacted>", a) if isinstance(a, str) else a
-                                for a in record.args)
-        if isinstance(record.msg, str) and "orn_" in record.msg:
-            record.msg = _KEY_ANYWHERE.sub(r"\1<redacted>", record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact_arg(arg) for arg in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {name: _redact_arg(arg) for name, arg in record.args.items()}
+        elif isinstance(record.msg, str):  # a template with args is the code's own text, not the client's
+            record.msg = redact_keys(record.msg)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)  # what the handler would print
+        if record.exc_text:
+            record.exc_text = redact_keys(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_keys(record.stack_info)
         return True
+
+
+# The loggers whose lines quote request lines, paths or exception texts.
+REQUEST_LOGGERS = ("uvicorn.access", "uvicorn.error", "uvicorn.asgi", "ornament_pipeline.server.errors")
+
+
+def install_log_redaction() -> None:
+    """Put `RedactKeys` on every logger of REQUEST_LOGGERS (once)."""
+    for name in REQUEST_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactKeys) for f in logger.filters):
+            logger.addFilter(RedactKeys())
 
 
 def generate_key() -> NewKey:

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 Vendor = Literal["hookedonhallmark_com", "ornament_shop_com", "hallmark_ornaments_com"]
-Availability = Literal["available", "unavailable", "preorder"]
+# "unknown": the listing showed stock wording the scraper could not read (kept in availability_text).
+Availability = Literal["available", "unavailable", "preorder", "unknown"]
 ChangeKind = Literal["new", "changed", "delisted", "relisted"]
 
 

@@ -53,6 +53,7 @@ PAGE_HTML = r"""<!doctype html>
       <select name="availability" id="availability">
         <option value="">Any stock</option><option value="available">In stock</option>
         <option value="preorder">Preorder</option><option value="unavailable">Sold out</option>
+        <option value="unknown">Stock unknown</option>
       </select>
       <select name="sort" id="sort">
         <option value="name">Name</option><option value="price">Price, low first</option>
@@ -87,7 +88,7 @@ PAGE_HTML = r"""<!doctype html>
 const API = "/api/v1";
 const VENDORS = {hookedonhallmark_com: "Hooked on Hallmark", ornament_shop_com: "Ornament Shop",
                  hallmark_ornaments_com: "Hallmark Ornaments"};
-const STOCK = {available: "In stock", preorder: "Preorder", unavailable: "Sold out"};
+const STOCK = {available: "In stock", preorder: "Preorder", unavailable: "Sold out", unknown: "Stock unknown"};
 const $ = (id) => document.getElementById(id);
 
 class AuthNeeded extends Error {}

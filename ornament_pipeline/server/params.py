@@ -13,7 +13,7 @@ NO_NUL = r"^[^\x00]*$"  # Postgres text cannot hold NUL; reject it as a paramete
 ITEM_NUMBER = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"
 
 VendorParam = Literal["hookedonhallmark_com", "ornament_shop_com", "hallmark_ornaments_com"]
-AvailabilityParam = Literal["available", "unavailable", "preorder"]
+AvailabilityParam = Literal["available", "unavailable", "preorder", "unknown"]
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Page size, at most {MAX_PAGE_SIZE}")]
 Cursor = Annotated[str | None, Query(max_length=500, pattern=r"^[A-Za-z0-9_-]*$",

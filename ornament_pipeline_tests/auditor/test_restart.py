@@ -24,7 +24,7 @@ ALERTS = 8
 
 def start_auditor(url: str, receiver: Receiver) -> subprocess.Popen:
     env = {**os.environ, "ORNAMENTS_WEBHOOK_URL": receiver.url, "ORNAMENTS_WEBHOOK_SECRET": SECRET,
-           "ORNAMENTS_WEBHOOK_TIMEOUT_SECONDS": "30", "ORNAMENTS_WEBHOOK_BACKOFF_SECONDS": "0.2"}
+           "ORNAMENTS_WEBHOOK_TIMEOUT_SECONDS": "6", "ORNAMENTS_WEBHOOK_BACKOFF_SECONDS": "0.2"}
     return subprocess.Popen([sys.executable, "-m", "ornament_pipeline.auditor", "--database-url", url,
                              "--poll-seconds", "0.2"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,10 +14,13 @@ from sqlalchemy.engine import make_url
 
 from ornament_pipeline.db.engine import sqlalchemy_url
 from ornament_pipeline.db.migrations import migrate
+from ornament_pipeline.listing import Listing
 from ornament_pipeline.server.app import create_app
 from ornament_pipeline.server.auth import create_key
 from ornament_pipeline.server.config import ServerConfig
 from ornament_pipeline.server.testing import load_truth
+from ornament_pipeline.warehouse.history import snapshot
+from ornament_pipeline.warehouse.products import merge_partition
 from ornament_pipeline_tests.conftest import ADMIN_URL, drop_database
 
 DAYS = 5
@@ -81,3 +86,32 @@ def reader(app, read_key: str) -> Iterator[TestClient]:
 def admin(app, admin_key: str) -> Iterator[TestClient]:
     with TestClient(app, headers={"Authorization": f"Bearer {admin_key}"}) as c:
         yield c
+
+
+# Listings built in a test, for a warehouse of its own (`own_client`).
+VENDOR = "ornament_shop_com"
+T0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+
+
+def listing(n: int, price: str, availability: str = "available") -> Listing:
+    return Listing(vendor=VENDOR, vendor_id=str(1000 + n), name=f"2020 Frosty Friends {n:03d}",
+                   availability=availability, link=f"https://example.test/p{n}/", price=Decimal(price),
+                   sku=f"QX{6000 + n}MIB", item_number=f"QX{6000 + n}", condition="MIB", release_year=2020)
+
+
+def merge(engine: Engine, listings: list[Listing], at: datetime) -> None:
+    with engine.begin() as conn:
+        merge_partition(conn, VENDOR, 2020, listings, at, complete=True)
+    with engine.begin() as conn:
+        snapshot(conn, ("price", "availability"), VENDOR, 2020)
+
+
+@pytest.fixture
+def own_client(migrated_db_url: str) -> Iterator[tuple[Engine, TestClient]]:
+    """An app on a fresh warehouse of its own (for tests that write), and a client with a read key."""
+    engine = create_engine(sqlalchemy_url(migrated_db_url))
+    with engine.begin() as conn:
+        _, key = create_key(conn, f"read-{uuid.uuid4().hex[:8]}", "read")
+    with TestClient(create_app(engine, ServerConfig(open_reads=False)), headers={"X-API-Key": key}) as client:
+        yield engine, client
+    engine.dispose()

@@ -41,6 +41,12 @@ def test_ornaments_serve(warehouse_url: str, read_key: str, workers: int) -> Non
         assert httpx.get(base + "/").headers["content-type"].startswith("text/html")
         # A key in the URL is not accepted, and the access log that quotes the URL does not show it either.
         assert httpx.get(base + "/api/v1/products", params={"api_key": read_key}).status_code == 401
+        # However it is spelled: another case, percent-encoded, in the path, malformed, under another name.
+        secret = read_key[13:]
+        for url in (f"/api/v1/products?API%5FKEY=%6Frn%5F{read_key[4:12]}_{secret}",
+                    f"/api/v1/products/%6F%72n_{read_key[4:]}/history", f"/api/v1/products?token={secret}",
+                    f"/api/v1/products?api_key=ORN_{secret}", f"/nothing/orn_{secret}"):
+            assert httpx.get(base + url).status_code in (401, 404, 422)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -48,6 +54,6 @@ def test_ornaments_serve(warehouse_url: str, read_key: str, workers: int) -> Non
         except subprocess.TimeoutExpired:
             proc.kill()
             output, _ = proc.communicate()
-    assert read_key not in output  # keys never reach the logs, access log included
+    assert read_key not in output and read_key[13:] not in output  # keys never reach the logs, access log included
     assert f"api_key={read_key[:13]}<redacted>" in output
     assert f"{workers} worker" in output and output.count("Started server process") == workers, output

@@ -37,6 +37,9 @@ def parse_feed_cursor(cursor: str | None) -> tuple[int, int]:
     if not cursor:
         return 0, 0
     txid, _, event_id = cursor.partition("-")
+    # ASCII digits only: int() also reads "١" (Arabic-Indic one) and "+1", which this API never writes.
+    if not all(part.isascii() and part.isdigit() for part in (txid, event_id)):
+        raise ValueError(cursor)
     values = int(txid), int(event_id)
     if not all(0 <= v < 2**63 for v in values):
         raise ValueError(cursor)

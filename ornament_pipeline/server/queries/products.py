@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -28,24 +28,37 @@ class SortKey:
     parse: Callable[[Any], Any]
 
 
+# A cursor's values are checked to be what this API could have written (a forger's value must be a 422, not a
+# Postgres error): money as products.price holds it, NUMERIC(10,2); ints in the column's range; text that
+# UTF-8 can carry; timestamps that Postgres accepts once normalised to UTC (it refuses offsets beyond 15:59).
+MAX_PRICE_DIGITS = 8  # NUMERIC(10,2): at most 8 digits before the point
+
+
 def _decimal(value: Any) -> Decimal:
     if not isinstance(value, str):
         raise ValueError(value)
     parsed = Decimal(value)
-    if not parsed.is_finite():
+    # Checked on the tuple, before any arithmetic: "1e999999999" must not be expanded.
+    if not parsed.is_finite() or parsed.as_tuple().exponent < -2 or parsed.adjusted() >= MAX_PRICE_DIGITS:  # type: ignore[operator]
         raise ValueError(value)
     return parsed
 
 
-def _int(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not -(2**63) <= value < 2**63:
+def _int(value: Any, bits: int = 64) -> int:
+    bound = 2 ** (bits - 1)
+    if not isinstance(value, int) or isinstance(value, bool) or not -bound <= value < bound:
         raise ValueError(value)
     return value
+
+
+def _int32(value: Any) -> int:
+    return _int(value, 32)
 
 
 def _str(value: Any) -> str:
     if not isinstance(value, str) or "\x00" in value:
         raise ValueError(value)
+    value.encode("utf-8")  # a lone surrogate ("\ud800") raises UnicodeEncodeError, a ValueError
     return value
 
 
@@ -53,13 +66,16 @@ def _timestamp(value: Any) -> datetime:
     parsed = datetime.fromisoformat(_str(value))
     if parsed.tzinfo is None:
         raise ValueError(value)
-    return parsed
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+23:59 is a day before year 1
+        raise ValueError(value) from None
 
 
 SORTS: dict[str, SortKey] = {
     "name": SortKey("p.name", False, _str),
     "price": SortKey("p.price", True, _decimal),
-    "release_year": SortKey("p.release_year", True, _int),
+    "release_year": SortKey("p.release_year", True, _int32),
     "updated": SortKey("p.last_synced_at", False, _timestamp),
     "id": SortKey("p.id", False, _int),
 }
@@ -127,7 +143,7 @@ def _cursor_params(sort: SortKey, key: list[Any], width: int) -> list[Any]:
         if not isinstance(key[0], bool):
             raise ValueError(key[0])
         return [key[0], sort.parse(key[1]), _int(key[2])]
-    except (ValueError, TypeError, InvalidOperation):
+    except (ValueError, TypeError, InvalidOperation, OverflowError):
         raise bad_cursor("not a cursor returned by this API") from None
 
 
@@ -186,7 +202,7 @@ def product_history(
             raise bad_cursor("not a cursor returned by this API")
         try:
             params["c0"], params["c1"] = _timestamp(key[0]), _int(key[1])
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             raise bad_cursor("not a cursor returned by this API") from None
         after = "AND (valid_from, id) > (:c0, :c1)"
     rows = fetch_dicts(conn, _HISTORY.format(after=after), params)

@@ -21,7 +21,7 @@ router = APIRouter(tags=["changes"], responses=ERROR_RESPONSES, route_class=Keye
 async def read_changes(
     request: Request,
     access: Annotated[Access, Depends(read_access)],
-    cursor: Annotated[str | None, Query(pattern=r"^\d{1,19}-\d{1,19}$",
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,19}-[0-9]{1,19}$",
                                         description="`next_cursor` of the previous read; omit to start")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     product_id: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,

@@ -54,8 +54,9 @@ async def list_products(
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> RowsJSON:
-    """Listings matching every given filter; delisted ones only with `include_delisted`. Pages are stable
-    under concurrent syncs (keyset pagination): pass `next_cursor` back as `cursor` with the same sort."""
+    """Listings matching every given filter; delisted ones only with `include_delisted`. Keyset pagination:
+    pass `next_cursor` back as `cursor` with the same sort. While syncs write between pages, `sort=id` repeats
+    and skips nothing; under another sort a listing whose sort value changed can come twice or not at all."""
     filters = ProductFilters(
         vendor=vendor, year=year, availability=availability, q=q or None,
         item_number=item_number.upper() if item_number else None, condition=condition.upper() if condition else None,
