@@ -111,5 +111,5 @@ def test_truth_cli_prints_json_lines() -> None:
                      ORNAMENT_SHOP, 2020)
     assert rows == [r.to_json_dict() for r in expected] and rows
     assert list(rows[0]) == ["vendor", "vendor_id", "sku", "item_number", "condition", "name", "price",
-                             "availability", "brand", "release_year", "link"]
+                             "availability", "availability_text", "brand", "release_year", "link"]
     assert rows[0]["link"].startswith("http://127.0.0.1:9002/") and isinstance(rows[0]["price"], str)
