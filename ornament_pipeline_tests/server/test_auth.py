@@ -149,7 +149,8 @@ def test_server_config_from_config_and_env(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setenv("ORNAMENTS_API_DB_THREADS", "4")
     assert server_config(load_settings(path)) == ServerConfig(False, "http://dagster:3000", 4)
     monkeypatch.setenv("ORNAMENTS_API_DB_THREADS", "0")
-    with pytest.raises(ConfigError, match=r"server.db_threads \(set by ORNAMENTS_API_DB_THREADS\): Input should be greater than or equal to 1"):
+    with pytest.raises(ConfigError, match=r"server.db_threads \(set by ORNAMENTS_API_DB_THREADS\): Input should be"
+                                          r" greater than or equal to 1"):
         load_settings(path)
     monkeypatch.setenv("ORNAMENTS_API_OPEN_READS", "maybe")
     with pytest.raises(ConfigError, match="server.open_reads: Input should be a valid boolean"):
