@@ -30,7 +30,7 @@ def _rejected(shown: object, reason: str) -> tuple[None, str]:
 
 def is_price_rejection(note: str | None) -> bool:
     """Whether a price_note says the price was there but unreadable (as opposed to "Sold Out", "no price shown")."""
-    return bool(note) and note.startswith(PRICE_REJECTED)
+    return note is not None and note.startswith(PRICE_REJECTED)
 
 
 def _checked(value: Decimal, shown: object) -> tuple[Decimal | None, str | None]:
