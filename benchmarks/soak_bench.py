@@ -188,6 +188,8 @@ def main() -> int:
     parser.add_argument("--control", action="store_true",
                         help="second side without faults or kills (must give 0 differences)")
     parser.add_argument("--examples", type=int, default=5, help="differences printed per table")
+    parser.add_argument("--ignore-columns", default="",
+                        help="TABLE.COLUMN items left out of the compare, e.g. products.detail_read_at")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--keep-databases", action="store_true")
     parser.add_argument("--log-dir", type=Path, help="per-process stdout/stderr (default: a temporary directory)")
@@ -236,8 +238,9 @@ def main() -> int:
         owners = partitions_of(urls[labels[0]]) | partitions_of(urls[labels[1]])
         notes = {k: f"{labels[1]} never completed this partition on day(s) {incomplete[p]}"
                  for k, p in owners.items() if p in incomplete}
+        ignored = frozenset(c.strip() for c in args.ignore_columns.split(",") if c.strip())
         diffs = compare(urls[labels[0]], windows[labels[0]], urls[labels[1]], windows[labels[1]], labels, notes,
-                        args.examples)
+                        args.examples, ignored)
     finally:
         if args.keep_databases:
             print("databases kept:", ", ".join(urls.values()))
@@ -250,10 +253,10 @@ def main() -> int:
             print(f"\nfirst differences in {d.table}:")
             print("\n".join(d.examples))
     print(f"\n{'table':<15} {labels[0] + ' rows':>11} {labels[1] + ' rows':>13} {'listings differing':>19} "
-          f"{'row differences':>16}")
+          f"{'row differences':>16}  differing columns")
     for d in diffs:
         print(f"{d.table:<15} {d.rows[labels[0]]:>11} {d.rows[labels[1]]:>13} {d.listings_differing:>19} "
-              f"{d.row_differences:>16}")
+              f"{d.row_differences:>16}  " + ", ".join(f"{c} x{n}" for c, n in d.columns.most_common()))
     for label in labels:
         s = stats[label]
         print(f"{label}: processes={s.processes} killed={s.killed} partition runs={s.partition_runs} ok={s.ok} "

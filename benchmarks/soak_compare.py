@@ -50,13 +50,17 @@ class DayWindows:
         return f"outside every day window ({moment.isoformat()})"
 
 
+class JsonObject(tuple):
+    """A JSON object as sorted (key, value) pairs: hashable, and printed by the keys that differ."""
+
+
 def _normalise(value: Any, windows: DayWindows) -> Any:
     if isinstance(value, datetime):
         return windows.day_of(value)
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, dict):
-        return tuple(sorted((k, _normalise(v, windows)) for k, v in value.items()))
+        return JsonObject(sorted((k, _normalise(v, windows)) for k, v in value.items()))
     if isinstance(value, list):
         return tuple(_normalise(v, windows) for v in value)
     if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] in "T ":
@@ -72,8 +76,9 @@ def _normalise(value: Any, windows: DayWindows) -> Any:
 Row = tuple[tuple[str, Any], ...]
 
 
-def load_record(url: str, windows: DayWindows) -> dict[str, dict[Key, list[Row]]]:
-    """Each table's rows per listing, normalised, in record order."""
+def load_record(url: str, windows: DayWindows,
+                ignored: frozenset[str] = frozenset()) -> dict[str, dict[Key, list[Row]]]:
+    """Each table's rows per listing, normalised, in record order; `ignored` holds `table.column` names."""
     engine = create_engine(sqlalchemy_url(url))
     record: dict[str, dict[Key, list[Row]]] = {}
     try:
@@ -84,7 +89,8 @@ def load_record(url: str, windows: DayWindows) -> dict[str, dict[Key, list[Row]]
                     key = (row["_vendor"], row["_vendor_id"])
                     rows.setdefault(key, []).append(tuple(
                         (column, _normalise(value, windows)) for column, value in row.items()
-                        if not column.startswith("_") and column not in SKIPPED_COLUMNS))
+                        if not column.startswith("_") and column not in SKIPPED_COLUMNS
+                        and f"{table}.{column}" not in ignored))
                 record[table] = rows
     finally:
         engine.dispose()
@@ -97,11 +103,34 @@ class TableDiff:
     rows: dict[str, int]  # per side
     listings_differing: int = 0
     row_differences: int = 0  # rows on one side without an equal row at the same place on the other
+    columns: Counter[str] = field(default_factory=Counter)  # which columns differ, over aligned row pairs
     examples: list[str] = field(default_factory=list)
 
 
-def _format_rows(label: str, rows: list[Row], shown: set[str]) -> list[str]:
-    return [f"      {label} " + (", ".join(f"{c}={v!r}" for c, v in row if c in shown) or "(row)") for row in rows]
+def _varying(rows: list[Row]) -> dict[str, set[str] | None]:
+    """The columns whose value is not the same in every row (for JSON objects: the keys that vary)."""
+    shown: dict[str, set[str] | None] = {}
+    for column in dict.fromkeys(c for row in rows for c, _ in row):
+        values = [dict(row).get(column) for row in rows]
+        if len(set(values)) == 1:
+            continue
+        if all(isinstance(v, JsonObject) for v in values if v is not None):
+            keys = {k for v in values if v is not None for k, _ in v}
+            shown[column] = {k for k in keys if len({dict(v or ()).get(k) for v in values}) > 1}
+        else:
+            shown[column] = None
+    return shown
+
+
+def _format_value(value: Any, keys: set[str] | None) -> str:
+    if isinstance(value, JsonObject) and keys is not None:
+        return "{" + ", ".join(f"{k}: {v!r}" for k, v in value if k in keys) + "}"
+    return repr(value)
+
+
+def _format_rows(label: str, rows: list[Row], shown: dict[str, set[str] | None]) -> list[str]:
+    return [f"      {label} " + (", ".join(f"{c}={_format_value(v, shown[c])}" for c, v in row if c in shown)
+                                 or "(an equal row)") for row in rows]
 
 
 def compare_table(table: str, reference: dict[Key, list[Row]], subject: dict[Key, list[Row]],
@@ -117,13 +146,19 @@ def compare_table(table: str, reference: dict[Key, list[Row]], subject: dict[Key
         matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
         opcodes = [op for op in matcher.get_opcodes() if op[0] != "equal"]
         diff.row_differences += sum(max(i2 - i1, j2 - j1) for _, i1, i2, j1, j2 in opcodes)
+        for _, i1, i2, j1, j2 in opcodes:
+            for row_a, row_b in zip(a[i1:i2], b[j1:j2], strict=False):
+                diff.columns.update(c for (c, va), (_, vb) in zip(row_a, row_b, strict=True) if va != vb)
+            surplus = (i2 - i1) - (j2 - j1)
+            if surplus:
+                diff.columns[f"(rows only in {labels[0] if surplus > 0 else labels[1]})"] += abs(surplus)
         if len(diff.examples) >= max_examples:
             continue
         # Show the columns that vary within this listing (name, link etc. are noise when equal everywhere).
-        columns = [c for c, _ in (a or b)[0]]
-        values = [Counter(dict(r).get(c) for r in a + b) for c in columns]
-        shown = {c for c, seen in zip(columns, values, strict=True) if len(seen) > 1}
-        shown |= {"valid_from", "occurred_at", "kind"} & set(columns)
+        shown = _varying(a + b)
+        for column in ("valid_from", "occurred_at", "kind"):
+            if any(c == column for c, _ in (a or b)[0]):
+                shown.setdefault(column, None)
         lines = [f"  {table} {key[0]}/{key[1]}" + (f"  [{notes[key]}]" if key in notes else "")]
         for tag, i1, i2, j1, j2 in opcodes[:3]:
             lines.append(f"    {tag} at {labels[0]}[{i1}:{i2}] / {labels[1]}[{j1}:{j2}]:")
@@ -135,9 +170,9 @@ def compare_table(table: str, reference: dict[Key, list[Row]], subject: dict[Key
 
 def compare(reference_url: str, reference_days: DayWindows, subject_url: str, subject_days: DayWindows,
             labels: tuple[str, str] = ("clean", "faulted"), notes: dict[Key, str] | None = None,
-            max_examples: int = 5) -> list[TableDiff]:
+            max_examples: int = 5, ignored: frozenset[str] = frozenset()) -> list[TableDiff]:
     """products, price_history and change_events of the two warehouses, listing by listing."""
-    a, b = load_record(reference_url, reference_days), load_record(subject_url, subject_days)
+    a, b = load_record(reference_url, reference_days, ignored), load_record(subject_url, subject_days, ignored)
     return [compare_table(t, a[t], b[t], labels, notes or {}, max_examples) for t in TABLES]
 
 
