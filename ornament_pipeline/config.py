@@ -1,5 +1,9 @@
 """Project configuration: `ENV` picks `CONFIG_PATH` (default `./config/$ENV.json`), env vars override.
 
+With neither `ENV` nor `CONFIG_PATH` set and no `./config/default.json` (an installed wheel run outside the
+checkout), the built-in defaults apply: the live sites with the polite settings below, logged once. A file
+that `ENV` or `CONFIG_PATH` names and that is missing stays an error.
+
 A bad file ends in one `ConfigError` that names the file and the key; the CLI prints it and exits 2. Values
 are refused here, at load, rather than wherever they would first be used (a request that cannot be sent,
 a schedule Dagster cannot build): non-finite numbers, URLs without a host or with whitespace or control
@@ -9,6 +13,7 @@ characters, header values that cannot be sent, crons and time zones Dagster woul
 from __future__ import annotations
 
 import json
+import logging
 import os
 import unicodedata
 from functools import lru_cache
@@ -20,6 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ornament_pipeline.vendors import LIVE_BASE_URLS, VENDOR_KEYS, base_url_env_var
+
+log = logging.getLogger(__name__)
 
 TRACKABLE_FIELDS = ("price", "availability", "name", "sku", "condition", "item_number", "link")
 
@@ -225,6 +232,29 @@ def config_path() -> Path:
     return Path(os.environ.get("CONFIG_PATH", f"./config/{env}.json"))
 
 
+BUILT_IN_SOURCE = "built-in defaults"  # `Settings.source` when no file was read
+
+
+def _built_in() -> dict[str, Any]:
+    """What `config/default.json` says (a test holds the two equal): the live sites, polite settings."""
+    return {"vendors": {key: {"base_url": url} for key, url in LIVE_BASE_URLS.items()}}
+
+
+_told_built_in = False
+
+
+def _default_file_absent(path: Path) -> bool:
+    """True when `path` is the implicit default and there is no file there: the built-in defaults apply."""
+    global _told_built_in
+    if "ENV" in os.environ or "CONFIG_PATH" in os.environ or path.exists():
+        return False
+    if not _told_built_in:
+        _told_built_in = True
+        log.warning("no config file at %s and neither ENV nor CONFIG_PATH set: using the built-in defaults "
+                    "(the live sites, polite settings)", path)
+    return True
+
+
 # Environment variables that override one key of the file: (variable, section, key).
 ENV_OVERRIDES = (
     ("DATABASE_URL", "database", "url"),
@@ -257,7 +287,7 @@ def _apply_env_overrides(raw: dict[str, Any]) -> dict[tuple[str, ...], str]:
     return applied
 
 
-def _describe(error: ValidationError, path: Path, from_env: dict[tuple[str, ...], str]) -> str:
+def _describe(error: ValidationError, source: str, from_env: dict[tuple[str, ...], str]) -> str:
     first = error.errors()[0]
     loc = tuple(str(part) for part in first["loc"])
     key = ".".join(loc) or "(top level)"
@@ -267,7 +297,7 @@ def _describe(error: ValidationError, path: Path, from_env: dict[tuple[str, ...]
     if first["type"] == "extra_forbidden":
         message = "unknown key"
     more = f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
-    return f"{path}: {key}: {message}{more}"
+    return f"{source}: {key}: {message}{more}"
 
 
 def _too_deep(raw: object) -> str | None:
@@ -285,7 +315,10 @@ def _too_deep(raw: object) -> str | None:
 
 def load_settings(path: Path | None = None) -> Settings:
     """Read, override from the environment, and validate. Raises `ConfigError`."""
+    explicit = path is not None
     path = path or config_path()
+    if not explicit and _default_file_absent(path):
+        return _validate(_built_in(), BUILT_IN_SOURCE)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -309,20 +342,24 @@ def load_settings(path: Path | None = None) -> Settings:
     deep = _too_deep(raw)
     if deep:
         raise ConfigError(f"{path}: {deep}: nested more than {MAX_DEPTH} levels deep")
+    return _validate(raw, str(path))
+
+
+def _validate(raw: dict[str, Any], source: str) -> Settings:
     from_env = _apply_env_overrides(raw)
     try:
-        return Settings.model_validate({**raw, "source": str(path)})
+        return Settings.model_validate({**raw, "source": source})
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, path, from_env)) from None
+        raise ConfigError(_describe(exc, source, from_env)) from None
 
 
 @lru_cache(maxsize=1)
-def _cached(path: str, env_fingerprint: tuple[tuple[str, str], ...]) -> Settings:
-    return load_settings(Path(path))
+def _cached(cwd: str, env_fingerprint: tuple[tuple[str, str | None], ...]) -> Settings:
+    return load_settings()
 
 
 def get_settings() -> Settings:
-    """Settings for this process, re-read when the file path or the overriding env vars change."""
-    names = [env_var for env_var, _, _ in ENV_OVERRIDES] + list(map(base_url_env_var, VENDOR_KEYS))
-    fingerprint = tuple((name, os.environ.get(name, "")) for name in names)
-    return _cached(str(config_path()), fingerprint)
+    """Settings for this process, re-read when the selecting or the overriding env vars (or the directory) change."""
+    names = ["ENV", "CONFIG_PATH", *(env_var for env_var, _, _ in ENV_OVERRIDES), *map(base_url_env_var, VENDOR_KEYS)]
+    fingerprint = tuple((name, os.environ.get(name)) for name in names)  # None: unset, which differs from ""
+    return _cached(os.getcwd(), fingerprint)

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from importlib.resources import files
 from pathlib import Path
 from urllib.parse import urlparse
 
 import typer
 
-from ornament_pipeline.config import Settings, get_settings
+from ornament_pipeline.config import BUILT_IN_SOURCE, Settings, get_settings
 from ornament_pipeline.db.engine import database_url
 from ornament_pipeline.db.migrations import ensure_database, migrate
 from ornament_pipeline.vendors import VENDOR_KEYS, base_url_env_var
 
-REPO = Path(__file__).resolve().parents[2]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -47,9 +46,12 @@ def dagster_pg_url(warehouse_url: str) -> str:
 
 
 def dagster_home() -> Path:
-    home = Path(os.environ.get("DAGSTER_HOME", REPO / ".ornaments" / "dagster_home")).resolve()
+    """`DAGSTER_HOME` (default `./.ornaments/dagster_home`, beside the embedded database), holding the instance
+    and workspace files the package ships (the checkout's `dagster.yaml` and `workspace.yaml` link to them)."""
+    home = Path(os.environ.get("DAGSTER_HOME", Path(".ornaments") / "dagster_home")).resolve()
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    for name in ("dagster.yaml", "workspace.yaml"):
+        (home / name).write_bytes(files("ornament_pipeline").joinpath(name).read_bytes())
     return home
 
 
@@ -72,8 +74,11 @@ def dev(
     migrate(warehouse)
     pg_url = dagster_pg_url(warehouse)
     ensure_database(pg_url)
-    env = {**os.environ, "DATABASE_URL": warehouse, "DAGSTER_PG_URL": pg_url, "DAGSTER_HOME": str(dagster_home()),
-           "CONFIG_PATH": settings.source, "SE_OFFLINE": "true"}
+    home = dagster_home()
+    env = {**os.environ, "DATABASE_URL": warehouse, "DAGSTER_PG_URL": pg_url, "DAGSTER_HOME": str(home),
+           "SE_OFFLINE": "true"}
+    if settings.source != BUILT_IN_SOURCE:  # the children read the same file (they start in this directory)
+        env["CONFIG_PATH"] = str(Path(settings.source).resolve())
     children: list[subprocess.Popen[bytes]] = []
     bin_dir = Path(sys.executable).parent
     ports = replica_ports(settings)
@@ -86,12 +91,12 @@ def dev(
                  "--ports", ",".join(map(str, ports))], env=env, start_new_session=True))
     for vendor in settings.enabled_vendors:
         env[base_url_env_var(vendor)] = settings.vendor(vendor).base_url
-    workspace = ["-w", str(REPO / "workspace.yaml")]
+    workspace = ["-w", str(home / "workspace.yaml")]
     # Each child leads its own process group, so that stopping it stops the code servers and runs it started.
-    children.append(subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", *workspace], env=env, cwd=REPO,
+    children.append(subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", *workspace], env=env,
                                      start_new_session=True))
     children.append(subprocess.Popen(
-        [str(bin_dir / "dagster-webserver"), "-h", host, "-p", str(port), *workspace], env=env, cwd=REPO,
+        [str(bin_dir / "dagster-webserver"), "-h", host, "-p", str(port), *workspace], env=env,
         start_new_session=True))
     typer.echo(f"Dagster UI: http://{host}:{port}  (Ctrl-C stops everything)")
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the children too

@@ -1,4 +1,6 @@
-"""Versioned SQL migrations from `sql/migrations/NNNN_name.sql`, applied in order, once each.
+"""Versioned SQL migrations from `ornament_pipeline/sql/migrations/NNNN_name.sql`, applied in order, once each.
+
+The files are package data, read with `importlib.resources`, so an installed wheel migrates without a checkout.
 
 Concurrent callers serialise on an advisory lock, so two `ornaments db init` on a fresh database both succeed.
 """
@@ -8,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 import psycopg2
 from psycopg2 import errors, sql
@@ -16,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "sql" / "migrations"
+MIGRATIONS_DIR: Traversable = files("ornament_pipeline") / "sql" / "migrations"
 # Arbitrary but fixed: the key every migrating process locks on.
 _LOCK_KEY = 7_316_228_406
 
@@ -37,20 +40,25 @@ class MigrationError(Exception):
 class Migration:
     version: str
     name: str
-    path: Path
+    path: Traversable
 
     @property
     def checksum(self) -> str:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
 
-def available_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def available_migrations(directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
+    # A broken install must not pass for "up to date" by migrating nothing.
+    if not directory.is_dir():
+        raise MigrationError(f"{directory}: migrations directory not found")
     found = []
-    for path in sorted(directory.glob("*.sql")):
-        version, _, name = path.stem.partition("_")
+    for path in sorted((p for p in directory.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name):
+        version, _, name = path.name.removesuffix(".sql").partition("_")
         if not version.isdigit():
             raise MigrationError(f"{path}: migration files must be named NNNN_name.sql")
         found.append(Migration(version, name, path))
+    if not found:
+        raise MigrationError(f"{directory}: no migration files (NNNN_name.sql) found")
     return found
 
 
@@ -92,7 +100,7 @@ def ensure_database(url: str) -> bool:
         conn.close()
 
 
-def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
+def migrate(url: str, directory: Traversable = MIGRATIONS_DIR) -> list[str]:
     """Apply pending migrations; return the versions applied (empty when up to date)."""
     ensure_database(url)
     migrations = available_migrations(directory)
@@ -135,7 +143,7 @@ def ensure_migrated(url: str) -> None:
 def _apply(conn: psycopg2.extensions.connection, migration: Migration) -> None:
     try:
         with conn.cursor() as cur:
-            cur.execute(migration.path.read_text())
+            cur.execute(migration.path.read_text(encoding="utf-8"))
             cur.execute(
                 "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                 (migration.version, migration.name, migration.checksum),

@@ -20,7 +20,7 @@ from ornament_pipeline.listing import AVAILABILITIES, MAX_PRICE, Listing
 # A complete scrape that sees fewer than this share of the listed products is not trusted to delist.
 MIN_SHARE_BEFORE_DELISTING = 0.7
 
-# The column limits of `products` (sql/migrations/0001_products.sql); a test holds them to the schema.
+# The column limits of `products` (ornament_pipeline/sql/migrations/0001_products.sql); a test holds them to the schema.
 TEXT_LIMITS = {"vendor_id": 64, "sku": 64, "item_number": 32, "condition": 16, "name": 500, "brand": 200}
 YEAR_RANGE = (1973, 2200)
 

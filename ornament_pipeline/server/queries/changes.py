@@ -1,7 +1,7 @@
 """`change_events`: the change feed, read by a (txid, id) cursor below the watermark.
 
 Ids are handed out at INSERT, not at COMMIT, so an id-only cursor could pass over the events of a long merge
-that commits after a shorter one. As the auditor does (sql/migrations/0004_auditor.sql,
+that commits after a shorter one. As the auditor does (ornament_pipeline/sql/migrations/0004_auditor.sql,
 ornament_pipeline/auditor/alerts.py), the feed returns only events of transactions older than every
 transaction of this database still running (the watermark), in (txid, id) order: that set never grows behind
 a cursor, so a client that keeps `next_cursor` neither misses nor repeats an event.
