@@ -28,5 +28,20 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+# Exactly the locked versions, each checked against its hash (requirements.lock; README says how to update it),
+# then the project itself, built with the setuptools the lock pinned.
+pip_install() {  # quiet, without this machine's local-index warnings, but a failure stops the set-up
+  local log status=0
+  log=$(mktemp)
+  .venv/bin/python -m pip install -q --disable-pip-version-check "$@" >"$log" 2>&1 || status=$?
+  grep -v "^WARNING: Location" "$log" || true
+  rm -f "$log"
+  if [ "$status" -ne 0 ]; then echo "setup: pip install $* failed" >&2; return "$status"; fi
+}
+# --no-deps: the lock lists every package already, and pip's hash mode refuses a dependency asked for with
+# extras (gql[requests]) as "not pinned" (pypa/pip#9644); `pip check` below still checks the whole set.
+pip_install --no-deps -r requirements.lock
+pip_install --no-deps --no-build-isolation -e .
+# A lock that lags pyproject.toml (a dependency added, a bound moved) or misses a package fails here, naming it.
+.venv/bin/python -m pip check --disable-pip-version-check
 .venv/bin/python -c "import ornament_pipeline, dagster, selenium" # fail here, not later, if the install broke

@@ -58,8 +58,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     (wheel,) = dist.glob("ornament_pipeline-*.whl")
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    # Only what the wheel declares is installed (a dependency it lacks fails below), at the locked versions.
     subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    str(wheel)], check=True, timeout=600)
+                    "-c", str(REPO / "requirements.lock"), str(wheel)], check=True, timeout=600)
     return wheel, venv / "bin"
 
 
