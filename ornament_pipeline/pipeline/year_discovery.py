@@ -11,7 +11,7 @@ from ornament_pipeline.integrations.errors import ScrapeError
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource
 
 JOB_NAME = "discover_year_links"
-# Tag (and pool) of the job; the sensor requests a run only while no run with it is queued or running.
+# Tag of the job (its op is in pool `year_index`); the sensor requests one only while none is queued or running.
 DISCOVERY_TAG = "ornaments/year_index"
 
 
@@ -27,7 +27,7 @@ def observed_years(record: dg.EventLogRecord) -> list[int]:
     return [int(year) for year in observation.metadata["years"].value]
 
 
-@dg.op(pool="year_index", tags={DISCOVERY_TAG: "read"},
+@dg.op(pool="year_index",
        description="Reads each enabled vendor's year index (bypassing the cache); one observation per vendor.")
 def read_year_indexes(context: dg.OpExecutionContext, scraper: ScraperResource,
                       settings: SettingsResource) -> dict[str, list[int]]:
