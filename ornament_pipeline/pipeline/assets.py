@@ -249,9 +249,12 @@ SYNC_ASSETS = [vendor_listings, warehouse_merge]
     group_name="analysis",
     kinds={"postgres"},
     metadata={"dagster/table_name": "public.cross_vendor_offers"},
-    deps=["price_history"],
-    # Refresh whenever any vendor-year's history changed; eager() would wait for every partition to exist.
-    automation_condition=dg.AutomationCondition.any_deps_updated() & ~dg.AutomationCondition.in_progress(),
+    deps=["products"],  # what its SQL reads
+    # Once after a burst: remember that some vendor-year was updated since the last refresh, and wait until no
+    # run or backfill of products is in progress (eager() would wait for every partition to exist).
+    automation_condition=(dg.AutomationCondition.any_deps_updated().since_last_handled()
+                          & ~dg.AutomationCondition.any_deps_in_progress()
+                          & ~dg.AutomationCondition.in_progress()),
 )
 def cross_vendor_offers(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Per Hallmark item number and condition: each vendor's current price and stock, and the cheapest offer

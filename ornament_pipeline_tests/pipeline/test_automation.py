@@ -219,3 +219,21 @@ def test_year_discovery_records_each_index_and_fails_loudly_on_one_cut_short(
     assert set(whole.output_for_node("read_year_indexes")) == set(VENDOR_KEYS)
     [record] = instance.fetch_observations(year_index_key("ornament_shop_com"), limit=1).records
     assert 2020 in observed_years(record)
+
+
+def test_offers_refresh_once_after_updates_and_remembers_them() -> None:
+    """An update of any vendor-year requests one refresh of cross_vendor_offers; without another, none follows.
+    (The condition waits while products is in progress, so a backfill's burst gives one refresh at its end.)"""
+    from ornament_pipeline.definitions import defs
+
+    assets = defs
+    instance = dg.DagsterInstance.ephemeral()
+    first = dg.evaluate_automation_conditions(defs=assets, instance=instance)
+    assert first.total_requested == 0
+    for year in ("2019", "2020"):
+        instance.report_runless_asset_event(dg.AssetMaterialization(
+            "products", partition=dg.MultiPartitionKey({"vendor": "ornament_shop_com", "year": year})))
+    second = dg.evaluate_automation_conditions(defs=assets, instance=instance, cursor=first.cursor)
+    assert second.get_requested_partitions(dg.AssetKey("cross_vendor_offers")) == {None}
+    third = dg.evaluate_automation_conditions(defs=assets, instance=instance, cursor=second.cursor)
+    assert third.total_requested == 0
