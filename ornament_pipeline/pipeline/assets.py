@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
+from ornament_pipeline.integrations.progress import ScrapeProgress
 from ornament_pipeline.listing import Listing
 from ornament_pipeline.pipeline.partitions import vendor_and_year, vendor_year_partitions
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
@@ -75,7 +76,9 @@ def vendor_listings(context: dg.AssetExecutionContext, scraper: ScraperResource,
         yield dg.MaterializeResult(metadata={"listings": 0, "status": "vendor is disabled in config"})
         yield from _scrape_checks(passed=True, failed=[], rejects=[])
         return
-    with scraper.integration(vendor) as integration:
+    progress = ScrapeProgress(context.log)  # pages, retries and failures into the run's event log
+    with progress, scraper.integration(vendor) as integration:
+        integration.progress = progress
         links = integration.get_year_links()
         if year not in links:
             with engine.connect() as conn:
@@ -96,7 +99,8 @@ def vendor_listings(context: dg.AssetExecutionContext, scraper: ScraperResource,
         with engine.connect() as conn:
             have_detail = known_vendor_ids(conn, vendor, [item.vendor_id for item in scraped.listings])
         need_detail = {item.vendor_id for item in scraped.listings} - have_detail
-        enriched = enrich(scraped.listings, need_detail, integration.get_ornament_by_url)
+        with progress.phase(f"{vendor} {year}", "product pages of first-seen listings", expected=len(need_detail)):
+            enriched = enrich(scraped.listings, need_detail, progress.counting(integration.get_ornament_by_url, vendor))
     complete = not failed
     status = "complete" if complete else f"{len(failed)} listing page(s) failed"
     with engine.begin() as conn:
