@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,14 +15,13 @@ from urllib.parse import urlsplit
 import dagster as dg
 import pytest
 
+from ornament_pipeline.integrations.progress import ScrapeProgress
 from ornament_pipeline.pipeline.assets import SYNC_ASSETS
 from ornament_pipeline.pipeline.partitions import partition_key
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
 from ornament_pipeline.replica.faults import FaultDice
 from ornament_pipeline.replica.testing import ReplicaHandle
 from ornament_pipeline_tests.pipeline.conftest import write_config
-
-pytestmark = pytest.mark.browser
 
 VENDOR, YEAR = "hookedonhallmark_com", 1990
 MAX_SILENCE_SECONDS = 10.0
@@ -50,11 +50,24 @@ def served_faults(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     return served
 
 
+def test_without_dagster_the_heartbeat_goes_to_python_logging(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("ornament_pipeline.test_progress")
+    with caplog.at_level(logging.INFO, logger=logger.name), ScrapeProgress(logger, heartbeat_seconds=0.2) as progress:
+        with progress.phase("v 1990", "product pages", expected=2), progress.loading("http://site/slow"):
+            time.sleep(0.7)  # one slow page: the heartbeat speaks while it loads
+            progress.page_done()
+    beats = [r.getMessage() for r in caplog.records if "still working" in r.getMessage()]
+    assert len(beats) >= 2, caplog.records
+    assert beats[0].startswith("v 1990: product pages: 0 of 2 pages done") and "loading http://site/slow" in beats[0]
+    assert caplog.records[-1].getMessage() == "v 1990: product pages: finished, 1 of 2 pages done"
+
+
+@pytest.mark.browser
 def test_a_slow_faulty_scrape_reports_progress_retries_and_failures(
     tmp_path: Path, replica: ReplicaHandle, migrated_db_url: str, served_faults: Counter[str]
 ) -> None:
     blocked = urlsplit(replica.truth(VENDOR, YEAR)[0].link).path  # one product page robots.txt forbids
-    replica.set_faults(f"seed=3;{VENDOR}:slow=0.45,503=0.15,429=0.15,retry_after=1,slow_seconds=5,"
+    replica.set_faults(f"seed=3;{VENDOR}:slow=0.45,503=0.15,429=0.15,retry_after=1,slow_seconds=6,"
                        f"robots={blocked}")
     config = write_config(tmp_path / "pipeline.json", replica, migrated_db_url)
     settings = json.loads(config.read_text())
