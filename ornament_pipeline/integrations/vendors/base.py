@@ -255,11 +255,10 @@ class Integration:
             self._page_done(url, parsed, found, more=1 if parsed.next_url and parsed.next_url not in visited else 0)
             url = parsed.next_url
         if expected is not None and len(visited) > 1 and len(chain_keys) != expected:
-            result.failed_pages.append(
-                ParseError(
-                    self.vendor, start, f"category says {expected} products but its pages show {len(chain_keys)}"
-                )
-            )
+            shown = len(chain_keys)
+            short = ParseError(self.vendor, start, f"category says {expected} products but its pages show {shown}")
+            result.failed_pages.append(short)
+            self.progress.failed(short.vendor, short.url, short.reason)
 
     def _page_done(self, url: str, parsed: ListingPage, found: dict[str, Listing | PartialListing],
                    more: int) -> None:
