@@ -10,6 +10,9 @@ from typing import Any, Literal
 Availability = Literal["available", "unavailable", "preorder", "unknown"]
 AVAILABILITIES: tuple[str, ...] = ("available", "unavailable", "preorder", "unknown")
 
+# The largest price the warehouse holds (NUMERIC(10,2)); the parsers reject anything above it.
+MAX_PRICE = Decimal("99999999.99")
+
 # The order of fields in JSON output (`ornaments scrape`, `ornaments replica truth`).
 JSON_FIELDS = (
     "vendor", "vendor_id", "sku", "item_number", "condition", "name", "price",

@@ -22,7 +22,7 @@ class AuditorResource(dg.ConfigurableResource):
     max_attempts: int | None = None
     backoff_seconds: float | None = None
     backoff_max_seconds: float | None = None
-    # How long one delivery tick may keep starting sends (it ends within this plus one webhook timeout).
+    # How long one deliver_alerts run keeps starting sends (it ends within this plus one webhook timeout).
     delivery_budget_seconds: float = 20.0
     delivery_workers: int = 4
 

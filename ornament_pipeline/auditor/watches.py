@@ -149,7 +149,8 @@ def add_watch(
 def list_watches(bind: Connection | Engine, item_number: str | None = None, *, after_id: int = 0,
                  limit: int | None = None) -> list[Watch]:
     """Watches (all, or those of one item number) with an id above `after_id`, oldest first, at most `limit`."""
-    conditions, params = ["id > :after_id"], {"after_id": after_id, "limit": limit}
+    conditions = ["id > :after_id"]
+    params: dict[str, object] = {"after_id": after_id, "limit": limit}
     if item_number:
         conditions.append("item_number = :item")
         params["item"] = item_number.strip().upper()
@@ -168,7 +169,7 @@ def get_watch(bind: Connection | Engine, watch_id: int) -> Watch:
     return _row_to_watch(row)
 
 
-def remove_watch(bind: Connection | Engine, watch_id: int) -> Watch:
+def remove_watch(bind: Connection | Engine, watch_id: int | str) -> Watch:
     """Delete a watch and return what it was. Alerts already raised stay (and are still delivered)."""
     with _connection(bind) as conn:
         row = conn.execute(text(f"DELETE FROM watches WHERE id = :id RETURNING {_COLUMNS}"),

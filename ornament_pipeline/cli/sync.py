@@ -33,6 +33,7 @@ def sync(
         if vendor and year:
             partitions = [p for p in vendor_partitions(vendor) if p.endswith(f"|{year}")]
         else:
+            assert year is not None  # one of vendor and year was given (checked above)
             partitions = vendor_partitions(vendor) if vendor else year_partitions(year)
         title = f"sync {vendor or 'all vendors'} {year or 'all years'}"
         typer.echo(f"backfill {client.backfill(partitions, title)} ({len(partitions)} partitions)")

@@ -8,7 +8,7 @@ import unicodedata
 from decimal import Decimal
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from ornament_pipeline.listing import Availability
+from ornament_pipeline.listing import MAX_PRICE, Availability
 
 # A price field holds ONE US-dollar amount: "$1,249.00", "24.95", "USD 5", after an optional label
 # that names the current price. Anything else is rejected with a reason, never read as "the first number".
@@ -18,7 +18,6 @@ _PRICE = re.compile(
     rf"(?:{_PRICE_LABEL})?(?P<minus>-\s*)?(?:\$|US\$|USD\s*)?\s*(?P<minus2>-\s*)?{_AMOUNT}\s*(?:USD)?",
     re.IGNORECASE | re.ASCII,
 )
-MAX_PRICE = Decimal("99999999.99")  # NUMERIC(10,2)
 PRICE_REJECTED = "unreadable price"  # the prefix of every price_note that is a rejection, not the site's words
 _ASCII_SPACE = " \t\n\r\f\v"
 _NOT_NUMBERS = {"nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "snan"}
@@ -30,7 +29,7 @@ def _rejected(shown: object, reason: str) -> tuple[None, str]:
 
 def is_price_rejection(note: str | None) -> bool:
     """Whether a price_note says the price was there but unreadable (as opposed to "Sold Out", "no price shown")."""
-    return bool(note) and note.startswith(PRICE_REJECTED)
+    return note is not None and note.startswith(PRICE_REJECTED)
 
 
 def _checked(value: Decimal, shown: object) -> tuple[Decimal | None, str | None]:

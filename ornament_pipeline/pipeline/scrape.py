@@ -14,12 +14,13 @@ class FailedPage:
     url: str
     reason: str
     status: int | None = None
+    vendor_id: str | None = None  # the listing whose product page this was
 
     def __str__(self) -> str:
         return f"{self.url}: {self.reason}"
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {"url": self.url, "reason": self.reason, "status": self.status}
+        return {"url": self.url, "reason": self.reason, "status": self.status, "vendor_id": self.vendor_id}
 
 
 def fill_from_detail(listing: Listing, detail: Listing) -> Listing:
@@ -48,7 +49,7 @@ class Enrichment:
 
 
 def enrich(listings: Sequence[Listing], need_detail: set[str], read: Callable[[str], Listing],
-           attempts: int = 2) -> Enrichment:
+           attempts: int = 3) -> Enrichment:
     """Read the product page of each listing in `need_detail`; a page that fails is tried again after the rest
     (a page cut short or missing its price once is often whole the next time). Listings whose page still fails
     are kept as the listing page showed them and reported; a later run reads their page again."""
@@ -62,7 +63,7 @@ def enrich(listings: Sequence[Listing], need_detail: set[str], read: Callable[[s
                 filled[item.vendor_id] = fill_from_detail(item, read(item.link))
             except Exception as exc:  # noqa: BLE001 - one bad product page must not lose the partition
                 errors[item.vendor_id] = FailedPage(item.link, f"product page of {item.vendor_id}: {exc}",
-                                                    getattr(exc, "status", None))
+                                                    getattr(exc, "status", None), item.vendor_id)
         todo = [item for item in todo if item.vendor_id in errors]
         if not todo:
             break

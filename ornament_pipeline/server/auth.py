@@ -206,7 +206,7 @@ SECURITY_SCHEMES: dict[str, dict[str, str]] = {
     "BearerKey": {"type": "http", "scheme": "bearer",
                   "description": "The same API key as `Authorization: Bearer <key>`."},
 }
-KEY_SECURITY = [{name: []} for name in SECURITY_SCHEMES]  # either scheme will do
+KEY_SECURITY: list[dict[str, list[str]]] = [{name: []} for name in SECURITY_SCHEMES]  # either scheme will do
 
 
 def presented_key(request: Request) -> str | None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
 from sqlalchemy import Connection, text
+from tabulate import tabulate
 
 _REBUILD = """
 WITH current AS (
@@ -55,6 +55,8 @@ def refresh_offers(conn: Connection) -> OffersSummary:
     conn.execute(text("DELETE FROM cross_vendor_offers"))
     conn.execute(text(_REBUILD))
     ornaments, multi_vendor = conn.execute(text(_SUMMARY)).one()
-    gaps = pd.DataFrame(conn.execute(text(_LARGEST_GAPS)).mappings().all())
-    markdown = gaps.to_markdown(index=False) if not gaps.empty else "_no item is in stock at two vendors_"
+    gaps = conn.execute(text(_LARGEST_GAPS)).mappings().all()
+    if not gaps:
+        return OffersSummary(ornaments, multi_vendor, "_no item is in stock at two vendors_")
+    markdown = tabulate(gaps, headers="keys", tablefmt="pipe", disable_numparse=True)
     return OffersSummary(ornaments, multi_vendor, markdown)

@@ -15,14 +15,13 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, text
 
-from ornament_pipeline.listing import AVAILABILITIES, Listing
+from ornament_pipeline.listing import AVAILABILITIES, MAX_PRICE, Listing
 
 # A complete scrape that sees fewer than this share of the listed products is not trusted to delist.
 MIN_SHARE_BEFORE_DELISTING = 0.7
 
 # The column limits of `products` (sql/migrations/0001_products.sql); a test holds them to the schema.
 TEXT_LIMITS = {"vendor_id": 64, "sku": 64, "item_number": 32, "condition": 16, "name": 500, "brand": 200}
-MAX_PRICE = Decimal("99999999.99")  # NUMERIC(10,2)
 YEAR_RANGE = (1973, 2200)
 
 
@@ -173,12 +172,12 @@ def listed_in_partition(conn: Connection, vendor: str, year: int) -> int:
     return conn.execute(text(_LISTED_IN_PARTITION), {"vendor": vendor, "year": year}).scalar_one()
 
 
-def known_vendor_ids(conn: Connection, vendor: str, vendor_ids: Sequence[str]) -> set[str]:
-    """Which of these listings already have their product page read (the rest need one read)."""
+def stored_listings(conn: Connection, vendor: str, vendor_ids: Sequence[str]) -> dict[str, bool]:
+    """Which of these listings are stored, each with whether its product page was read (else it needs one read)."""
     rows = conn.execute(
-        text("SELECT vendor_id FROM products WHERE vendor = :vendor AND vendor_id = ANY(:ids)"
-             " AND detail_read_at IS NOT NULL"),
+        text("SELECT vendor_id, detail_read_at IS NOT NULL FROM products WHERE vendor = :vendor"
+             " AND vendor_id = ANY(:ids)"),
         {"vendor": vendor, "ids": list(vendor_ids)},
     )
-    return set(rows.scalars())
+    return {vendor_id: read for vendor_id, read in rows}
 

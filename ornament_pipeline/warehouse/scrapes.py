@@ -37,8 +37,8 @@ VALUES (:vendor, :year, :scope, :observed_at, :complete, :status, :year_url, :pa
 RETURNING id"""
 
 _INSERT_REJECT = """
-INSERT INTO scrape_rejects (scrape_id, vendor_id, reason, listing)
-VALUES (:scrape_id, :vendor_id, :reason, CAST(:listing AS jsonb))"""
+INSERT INTO scrape_rejects (scrape_id, kind, vendor_id, reason, listing)
+VALUES (:scrape_id, :kind, :vendor_id, :reason, CAST(:listing AS jsonb))"""
 
 _PENDING = """
 SELECT id, scope, observed_at, complete, status FROM scrapes
@@ -55,6 +55,7 @@ class Reject:
     vendor_id: str | None
     link: str | None
     reason: str
+    kind: str = "unfit"  # or "unidentified": first seen, product page unread, held back
 
     def __str__(self) -> str:
         return f"{self.vendor_id or '(no id)'} {self.link or ''}: {self.reason}".replace("  ", " ")
@@ -64,7 +65,8 @@ class Reject:
 class RecordedScrape:
     scrape_id: int
     staged: int
-    rejects: list[Reject] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)  # values that do not fit the schema
+    held_back: list[Reject] = field(default_factory=list)  # first seen, product page unread
 
 
 @dataclass(frozen=True)
@@ -121,12 +123,16 @@ def record_scrape(
     status: str,
     listings: Sequence[Listing],
     detail_read: Collection[str] = frozenset(),
+    held_back: Sequence[tuple[Listing, str]] = (),
     failed_pages: Sequence[dict[str, Any]] = (),
     pages_visited: int = 0,
     year_url: str | None = None,
     run_id: str | None = None,
 ) -> RecordedScrape:
-    """Stage one observation (inside the caller's transaction). Listings that do not fit are kept aside."""
+    """Stage one observation (inside the caller's transaction).
+
+    Listings that do not fit the schema are set aside with their reason; `held_back` are first-seen listings whose
+    product page could not be read, kept aside (with the reason) until a later scrape can read it."""
     scrape_id = conn.execute(text(_INSERT_SCRAPE), {
         "vendor": vendor, "year": year, "scope": scope, "observed_at": observed_at, "complete": complete,
         "status": status, "year_url": year_url, "pages_visited": pages_visited,
@@ -134,23 +140,30 @@ def record_scrape(
     }).scalar_one()
     good: list[Listing] = []
     rejects: list[Reject] = []
+    aside: list[Reject] = []
+
+    def set_aside(item: Listing, reason: str, kind: str, into: list[Reject]) -> None:
+        reject = Reject(_usable_id(item), item.link if isinstance(item.link, str) else None, reason, kind)
+        into.append(reject)
+        conn.execute(text(_INSERT_REJECT), {
+            "scrape_id": scrape_id, "kind": kind, "vendor_id": reject.vendor_id, "reason": reason,
+            "listing": json.dumps({k: _jsonable(v) for k, v in asdict(item).items()}),
+        })
+
     for item in listings:
         problem = listing_problem(item)
         if problem is None:
             good.append(item)
-            continue
-        reject = Reject(_usable_id(item), item.link if isinstance(item.link, str) else None, problem)
-        rejects.append(reject)
-        conn.execute(text(_INSERT_REJECT), {
-            "scrape_id": scrape_id, "vendor_id": reject.vendor_id, "reason": problem,
-            "listing": json.dumps({k: _jsonable(v) for k, v in asdict(item).items()}),
-        })
+        else:
+            set_aside(item, problem, "unfit", rejects)
+    for item, reason in held_back:
+        set_aside(item, reason, "unidentified", aside)
     raw = conn.connection.dbapi_connection
     assert raw is not None, "a connection in a transaction has its DBAPI connection"
     cursor = raw.cursor()
     cursor.copy_expert(f"COPY scrape_listings ({', '.join(_STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv)",
                        _csv(scrape_id, good, detail_read))
-    return RecordedScrape(scrape_id, len(good), rejects)
+    return RecordedScrape(scrape_id, len(good), rejects, aside)
 
 
 def apply_pending(conn: Connection, vendor: str, year: int | None, tracked: Sequence[str]) -> list[AppliedScrape]:

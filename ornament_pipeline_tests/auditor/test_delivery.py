@@ -21,6 +21,7 @@ from ornament_pipeline.auditor.delivery import (
     make_webhook,
     verify,
 )
+from ornament_pipeline.auditor.jobs import deliver_alerts
 from ornament_pipeline.auditor.resources import AuditorResource
 from ornament_pipeline.auditor.sensors import auditor_alerts, auditor_deliveries
 from ornament_pipeline.auditor.watches import add_watch
@@ -131,8 +132,10 @@ def test_sensors_raise_and_deliver(migrated_db_url: str, engine: Engine, receive
         tick = auditor_alerts(context)
         assert "read 2 change event(s); raised 3 alert(s)" in tick.skip_message
         assert context.cursor and ":" in context.cursor
-    with dg.build_sensor_context(resources=resources) as context:
-        assert "delivered 6" in auditor_deliveries(context).skip_message
+    with dg.build_sensor_context(resources=resources, instance=dg.DagsterInstance.ephemeral()) as context:
+        assert isinstance(auditor_deliveries(context), dg.RunRequest)   # the tick asks for a run ...
+    delivered = deliver_alerts.execute_in_process(resources=resources)   # ... which delivers
+    assert delivered.output_for_node("deliver_due_alerts")["delivered"] == 6
     assert sorted(r.json["alert"]["kind"] for r in receiver.accepted) == ["all_time_low", "new_listing",
                                                                           "price_drop"]
     assert sorted(json.loads(r.body)["alert"]["price"] for r in receiver.accepted) == ["15.00", "15.00", "20.00"]

@@ -114,5 +114,5 @@ def test_a_slow_faulty_scrape_reports_progress_retries_and_failures(
     assert any(re.search(rf"{VENDOR} {YEAR}: listing pages: page 1 read \(\d+ tiles\), 1 of \d+ pages done, "
                          r"\d+ listings so far", m) for m in messages), messages
     need = len(replica.truth(VENDOR, YEAR))
-    assert any(re.search(rf"product pages of first-seen listings: finished, {need - 1} of {need} pages done, "
+    assert any(re.search(rf"product pages not read yet: finished, {need - 1} of {need} pages done, "
                          r"\d+ failed", m) for m in messages), messages

@@ -38,9 +38,9 @@ def checks(result: dg.ExecuteInJobResult) -> dict[str, dg.AssetCheckEvaluation]:
 
 def test_identity_learned_later_reaches_history_the_stream_and_alerts_once(
         replica: ReplicaHandle, resources: dict, migrated_db_url: str) -> None:
-    """Product pages fail on the first run (no price on them): listings are stored from the listing page without
-    SKU, item number or condition. Once the pages read, the current versions carry the identity, and a watch on
-    an item number raises its new-listing alert exactly once."""
+    """Product pages fail on the first run (no price on them): the first-seen listings are not stored without SKU,
+    item number and condition, but held back and named. Once the pages read, every current version carries the
+    identity, and a watch on an item number raises its new-listing alert exactly once."""
     expected = truth(replica, SHOP, 2020)
     item = next(row[3] for row in expected.values() if row[3])
     engine = create_engine(sqlalchemy_url(migrated_db_url))
@@ -71,12 +71,17 @@ def test_identity_learned_later_reaches_history_the_stream_and_alerts_once(
     assert alerts == [("new_listing", item)] * listings_of_item
 
     first_checks, second_checks = checks(first), checks(second)
-    assert not first_checks["product_pages_read"].passed
-    assert first_checks["product_pages_read"].metadata["without_product_page"].value == len(expected)
-    assert not first_checks["scrape_complete"].passed  # the failed product pages are named there
+    assert not first_checks["scrape_complete"].passed  # the unread product pages are named there
+    assert first_checks["scrape_complete"].metadata["failed_pages"].value == len(expected)
+    held = first.asset_materializations_for_node("vendor_listings")[0].metadata["held_back_without_product_page"]
+    assert held.value == len(expected)
+    assert rows(migrated_db_url, "SELECT count(*) FROM scrape_rejects WHERE kind = 'unidentified'") == [
+        (len(expected),)]
     assert second_checks["product_pages_read"].passed and second_checks["current_version_matches_products"].passed
     assert rows(migrated_db_url, "SELECT kind, count(*) FROM change_events GROUP BY kind ORDER BY kind") == [
-        ("identified", len(expected)), ("new", len(expected))]
+        ("new", len(expected))]
+    assert rows(migrated_db_url, "SELECT count(*) FROM change_events WHERE new_values->>'item_number' IS NULL"
+                ) == [(sum(1 for row in expected.values() if not row[3]),)]
 
 
 def state_by_day(replica: ReplicaHandle, days: list[int]) -> dict[str, list[tuple]]:

@@ -19,8 +19,7 @@ from ornament_pipeline.server.app import create_app
 from ornament_pipeline.server.auth import create_key
 from ornament_pipeline.server.config import ServerConfig
 from ornament_pipeline.server.testing import load_truth
-from ornament_pipeline.warehouse.history import snapshot
-from ornament_pipeline.warehouse.products import merge_partition
+from ornament_pipeline.warehouse.scrapes import merge_observation
 from ornament_pipeline_tests.conftest import ADMIN_URL, drop_database
 
 DAYS = 5
@@ -101,9 +100,7 @@ def listing(n: int, price: str, availability: str = "available") -> Listing:
 
 def merge(engine: Engine, listings: list[Listing], at: datetime) -> None:
     with engine.begin() as conn:
-        merge_partition(conn, VENDOR, 2020, listings, at, complete=True)
-    with engine.begin() as conn:
-        snapshot(conn, ("price", "availability"), VENDOR, 2020)
+        merge_observation(conn, VENDOR, 2020, listings, at, complete=True, tracked=("price", "availability"))
 
 
 @pytest.fixture

@@ -293,3 +293,18 @@ def test_column_limits_are_the_schemas(engine: Engine) -> None:
     staged = dict(rows(engine, "SELECT column_name, character_maximum_length FROM information_schema.columns"
                                " WHERE table_name = 'scrape_listings' AND character_maximum_length IS NOT NULL"))
     assert staged == TEXT_LIMITS
+
+
+def test_a_held_back_listing_is_kept_aside_not_stored(engine: Engine) -> None:
+    """A first-seen listing whose product page could not be read waits, named, for a scrape that can read it."""
+    sync(engine, day0()[:-1], T0)
+    newcomer = day0()[-1]
+    with engine.begin() as conn:
+        recorded = record_scrape(conn, vendor=VENDOR, year=2020, scope="partition", observed_at=T0 + timedelta(1),
+                                 complete=True, status="complete", listings=day0()[:-1],
+                                 held_back=[(newcomer, "product page of 1019: HTTP 503")])
+        apply_pending(conn, VENDOR, 2020, TRACKED)
+    assert [(r.vendor_id, r.kind) for r in recorded.held_back] == [("1019", "unidentified")]
+    assert rows(engine, "SELECT count(*) FROM products WHERE vendor_id = '1019'") == [(0,)]
+    assert rows(engine, "SELECT kind, vendor_id, reason FROM scrape_rejects") == [
+        ("unidentified", "1019", "product page of 1019: HTTP 503")]

@@ -55,11 +55,13 @@ CREATE TABLE scrape_listings (
     PRIMARY KEY (scrape_id, ordinal)
 );
 
--- Listings a scrape saw but could not store (a value that does not fit the schema), kept with the reason.
--- They are reported by a check of their partition and never delisted for being absent from the merge.
+-- Listings a scrape saw but did not store, kept with the reason: 'unfit', a value that does not fit the schema;
+-- 'unidentified', a first-seen listing whose product page (SKU, item number, condition) could not be read, held
+-- back until it can. Both are reported by checks of their partition and never delisted for being absent.
 CREATE TABLE scrape_rejects (
     id        BIGSERIAL PRIMARY KEY,
     scrape_id BIGINT NOT NULL REFERENCES scrapes (id) ON DELETE CASCADE,
+    kind      TEXT   NOT NULL CHECK (kind IN ('unfit', 'unidentified')),
     vendor_id TEXT,      -- NULL when the id itself was unusable (then the scrape cannot delist)
     reason    TEXT   NOT NULL,
     listing   JSONB  NOT NULL

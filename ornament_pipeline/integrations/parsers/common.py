@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeAlias
 
 from lxml import html as lxml_html
 from lxml.cssselect import CSSSelector
@@ -16,7 +16,7 @@ from lxml.etree import ParserError
 from ornament_pipeline.integrations.normalise import PRICE_REJECTED, parse_availability, parse_price
 from ornament_pipeline.listing import Availability, Listing
 
-Node = lxml_html.HtmlElement
+Node: TypeAlias = lxml_html.HtmlElement
 
 
 class PageShapeError(Exception):

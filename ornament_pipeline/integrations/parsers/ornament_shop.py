@@ -183,7 +183,7 @@ def parse_product(source: str, page_url: str, fallback_name: str | None = None) 
                 return rows[label]
         return dds[position] if positional else None
 
-    name = json_text(ld.get("name"), "JSON-LD name") or text_of(first(root, "h1.productView-title", "h1"))
+    name: str | None = json_text(ld.get("name"), "JSON-LD name") or text_of(first(root, "h1.productView-title", "h1"))
     name = name or fallback_name
     sku = json_text(ld.get("sku"), "JSON-LD sku") or microdata(root, "sku")
     sku = sku or text_of(first(root, "[data-product-sku]")) or text_of(row("sku", position=4)) or None
@@ -221,7 +221,7 @@ def parse_product(source: str, page_url: str, fallback_name: str | None = None) 
     if availability is None and note and "sold out" in note.lower():
         availability = "unavailable"
     brand_row = row("brand", position=3)
-    brand = json_ld_brand(ld) or microdata(root, "brand") or text_of(first(root, ".productView-brand a"))
+    brand: str | None = json_ld_brand(ld) or microdata(root, "brand") or text_of(first(root, ".productView-brand a"))
     brand = brand or (text_of(brand_row) if brand_row is not None else None) or None
 
     id_input = first(root, "input[name=product_id]")

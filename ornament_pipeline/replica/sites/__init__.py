@@ -7,5 +7,6 @@ from ornament_pipeline.replica.sites.hookedonhallmark import HookedOnHallmark
 from ornament_pipeline.replica.sites.ornament_shop import OrnamentShop
 from ornament_pipeline.vendors import HALLMARK_ORNAMENTS, HOOKEDONHALLMARK, ORNAMENT_SHOP
 
-SITES = {HOOKEDONHALLMARK: HookedOnHallmark, ORNAMENT_SHOP: OrnamentShop, HALLMARK_ORNAMENTS: HallmarkOrnaments}
+SITES: dict[str, type[HookedOnHallmark | OrnamentShop | HallmarkOrnaments]] = {
+    HOOKEDONHALLMARK: HookedOnHallmark, ORNAMENT_SHOP: OrnamentShop, HALLMARK_ORNAMENTS: HallmarkOrnaments}
 Site = HookedOnHallmark | OrnamentShop | HallmarkOrnaments

@@ -9,7 +9,7 @@ a run of `sync_by_query`. Dagster unreachable -> 503; Dagster refusing, or answe
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, Request
@@ -31,7 +31,8 @@ from ornament_pipeline.server.models import SyncRequest, SyncStarted
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["syncs"], responses=ERROR_RESPONSES, route_class=KeyedRoute)
 
-_RESPONSES = {502: {"model": ErrorBody, "description": "Dagster refused the launch, or its reply could not be read"},
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+              502: {"model": ErrorBody, "description": "Dagster refused the launch, or its reply could not be read"},
               503: {"model": ErrorBody, "description": "Dagster is unreachable"}}
 
 
@@ -56,7 +57,7 @@ def _launch(dagster: Dagster, body: SyncRequest) -> dict:
     if body.product_ids is not None:
         if body.vendor or body.year is not None or body.query:
             raise _invalid("product_ids", "product_ids cannot be combined with vendor, year or query")
-        config = {"ops": {"resync_by_id": {"config": {"product_ids": body.product_ids}}}}
+        config: dict[str, Any] = {"ops": {"resync_by_id": {"config": {"product_ids": body.product_ids}}}}
         return {"kind": "run", "job": "sync_by_id", "id": dagster.run_job("sync_by_id", config)}
     if body.query is not None:
         if "\x00" in body.query or not body.query.strip():
