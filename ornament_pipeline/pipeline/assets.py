@@ -13,6 +13,7 @@ import dagster as dg
 from sqlalchemy import Connection
 from tabulate import tabulate
 
+from ornament_pipeline.integrations.progress import ScrapeProgress
 from ornament_pipeline.listing import Listing
 from ornament_pipeline.pipeline.partitions import vendor_and_year, vendor_year_partitions
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
@@ -96,7 +97,9 @@ def vendor_listings(context: dg.AssetExecutionContext, scraper: ScraperResource,
         yield dg.MaterializeResult(metadata={"listings": 0, "status": "vendor is disabled in config"})
         yield from _scrape_checks(passed=True, failed=[], rejects=[])
         return
-    with scraper.integration(vendor) as integration:
+    progress = ScrapeProgress(context.log)  # pages, retries and failures into the run's event log
+    with progress, scraper.integration(vendor) as integration:
+        integration.progress = progress
         links = integration.get_year_links()
         if year not in links:
             with engine.connect() as conn:
@@ -117,7 +120,8 @@ def vendor_listings(context: dg.AssetExecutionContext, scraper: ScraperResource,
         with engine.connect() as conn:
             stored = stored_listings(conn, vendor, [item.vendor_id for item in scraped.listings])
         need_detail = {item.vendor_id for item in scraped.listings if not stored.get(item.vendor_id)}
-        enriched = enrich(scraped.listings, need_detail, integration.get_ornament_by_url)
+        with progress.phase(f"{vendor} {year}", "product pages not read yet", expected=len(need_detail)):
+            enriched = enrich(scraped.listings, need_detail, progress.counting(integration.get_ornament_by_url, vendor))
     # A first-seen listing is stored only with its identity (SKU, item number, condition from its product page):
     # held back until its page reads, so the record never starts a listing as "item unknown". A stored listing
     # whose page is still unread is updated from its listing page and read again next time.
