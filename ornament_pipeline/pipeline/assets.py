@@ -8,6 +8,7 @@
 import warnings
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 from sqlalchemy import Connection
@@ -47,7 +48,7 @@ def _preview(listings: Sequence[Listing]) -> str:
     return table + (f"\n\n_and {more} more_" if more > 0 else "")
 
 
-def _table(conn: Connection, table: str) -> dict[str, object]:
+def _table(conn: Connection, table: str) -> dict[str, Any]:
     """The Postgres table an asset owns, with its columns as the database has them (Dagster's table metadata)."""
     columns = [dg.TableColumn(c.name, c.type, constraints=dg.TableColumnConstraints(nullable=c.nullable))
                for c in audits.columns_of(conn, table)]
@@ -103,12 +104,12 @@ def vendor_listings(context: dg.AssetExecutionContext, scraper: ScraperResource,
         links = integration.get_year_links()
         if year not in links:
             with engine.connect() as conn:
-                stored = listed_in_partition(conn, vendor, year)
-            if stored:
+                listed = listed_in_partition(conn, vendor, year)
+            if listed:
                 raise dg.Failure(
                     f"{vendor} {year}: the year is missing from the vendor's year index, which had it "
-                    f"({stored} listings stored); nothing is delisted until the index shows it again",
-                    metadata={"listed": stored})
+                    f"({listed} listings stored); nothing is delisted until the index shows it again",
+                    metadata={"listed": listed})
             context.log.info("%s %s: vendor has no page for this year", vendor, year)
             yield dg.MaterializeResult(metadata={"listings": 0, "status": "vendor has no page for this year"})
             yield from _scrape_checks(passed=True, failed=[], rejects=[])

@@ -24,7 +24,10 @@ def observed_years(record: dg.EventLogRecord) -> list[int]:
     observation = record.asset_observation
     if observation is None or "years" not in observation.metadata:
         raise ValueError(f"event {record.storage_id} is not a year index observation with `years`")
-    return [int(year) for year in observation.metadata["years"].value]
+    years = observation.metadata["years"].value
+    if not isinstance(years, list):
+        raise ValueError(f"event {record.storage_id}: `years` is not a list")
+    return [int(year) for year in years]
 
 
 @dg.op(pool="year_index",
