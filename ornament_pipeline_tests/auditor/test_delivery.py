@@ -169,7 +169,8 @@ def test_webhook_and_retry_policy_come_from_the_settings(auditor_config: Path,
     assert retry_policy_from_settings(settings) == RetryPolicy(5, 0.7, 40.0)
     monkeypatch.setenv("ORNAMENTS_WEBHOOK_BACKOFF_SECONDS", "0.1")  # the documented variable still overrides
     assert retry_policy_from_settings(load_settings(auditor_config)).backoff_seconds == 0.1
-    assert webhook_from_settings(load_settings(Path(__file__).resolve().parents[2] / "config" / "default.json")) is None  # log only
+    default = Path(__file__).resolve().parents[2] / "config" / "default.json"
+    assert webhook_from_settings(load_settings(default)) is None  # log only
 
 
 def test_auditor_resource_takes_its_unset_fields_from_the_settings(auditor_config: Path) -> None:
