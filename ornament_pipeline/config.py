@@ -1,4 +1,5 @@
-"""Project configuration: `ENV` picks `CONFIG_PATH` (default `./config/$ENV.json`), env vars override.
+"""Project configuration: `ENV` picks `CONFIG_PATH` (default `./config/$ENV.json`), env vars override
+(`ENV_OVERRIDES`, the one list of them). Secrets (the webhook's) come from the environment only.
 
 A bad file ends in one `ConfigError` that names the file and the key; the CLI prints it and exits 2. Values
 are refused here, at load, rather than wherever they would first be used (a request that cannot be sent,
