@@ -74,7 +74,7 @@ def _ours(clone: Path) -> list[int]:
 
 
 @pytest.fixture
-def dg_dev(clone: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def dg_dev(clone: Path, tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
     port = _free_port()
     log = tmp_path / "dg_dev.log"
     with log.open("wb") as out:
@@ -82,7 +82,7 @@ def dg_dev(clone: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         proc = subprocess.Popen([str(BIN / "dg"), "dev", "--host", "127.0.0.1", "--port", str(port)], cwd=clone,
                                 env=fresh_env(clone), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        yield f"http://127.0.0.1:{port}", log
+        yield f"http://127.0.0.1:{port}", log, proc
     finally:
         os.killpg(proc.pid, signal.SIGINT)   # what Ctrl-C in a terminal does
         try:
@@ -107,10 +107,12 @@ def dg_dev(clone: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 @pytest.mark.timeout(300)
-def test_dg_dev_serves_in_a_fresh_clone_and_stops_completely(dg_dev: tuple[str, Path], clone: Path) -> None:
-    url, log = dg_dev
+def test_dg_dev_serves_in_a_fresh_clone_and_stops_completely(
+        dg_dev: tuple[str, Path, subprocess.Popen[bytes]]) -> None:
+    url, log, proc = dg_dev
     deadline = time.monotonic() + 180
     while True:
+        assert proc.poll() is None, f"dg dev exited with {proc.returncode}:\n" + log.read_text()[-4000:]
         try:
             answer = httpx.get(f"{url}/server_info", timeout=2)
             if answer.status_code == 200:
