@@ -125,3 +125,15 @@ def test_dg_dev_serves_in_a_fresh_clone_and_stops_completely(
     graph = httpx.post(f"{url}/graphql", json={"query": "{ assetNodes { assetKey { path } } }"}, timeout=30).json()
     assert sorted(node["assetKey"]["path"][0] for node in graph["data"]["assetNodes"]) == [
         "cross_vendor_offers", "price_history", "products", "vendor_listings"]
+
+
+def test_ornaments_dev_keeps_postgres_storage(tmp_path: Path) -> None:
+    import yaml
+
+    from ornament_pipeline.cli.dev import write_instance_yaml
+
+    write_instance_yaml(tmp_path)
+    written = yaml.safe_load((tmp_path / "dagster.yaml").read_text())
+    shared = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    assert "storage" not in shared
+    assert written == {**shared, "storage": {"postgres": {"postgres_url": {"env": "DAGSTER_PG_URL"}}}}
