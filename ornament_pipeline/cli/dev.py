@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -46,10 +45,24 @@ def dagster_pg_url(warehouse_url: str) -> str:
     return f"{server}/{database}_dagster{sep}{query}"
 
 
+# The storage `ornaments dev` adds to ./dagster.yaml (which has none, so that a fresh clone's `dg dev` runs).
+POSTGRES_STORAGE = """
+storage:
+  postgres:
+    postgres_url:
+      env: DAGSTER_PG_URL
+"""
+
+
+def write_instance_yaml(home: Path) -> None:
+    """`home/dagster.yaml`: the project's instance settings on Postgres storage (from `DAGSTER_PG_URL`)."""
+    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text() + POSTGRES_STORAGE)
+
+
 def dagster_home() -> Path:
     home = Path(os.environ.get("DAGSTER_HOME", REPO / ".ornaments" / "dagster_home")).resolve()
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    write_instance_yaml(home)
     return home
 
 
