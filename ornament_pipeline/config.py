@@ -1,4 +1,5 @@
-"""Project configuration: `ENV` picks `CONFIG_PATH` (default `./config/$ENV.json`), env vars override.
+"""Project configuration: `ENV` picks `CONFIG_PATH` (default `./config/$ENV.json`), env vars override
+(`ENV_OVERRIDES`, the one list of them). Secrets (the webhook's) come from the environment only.
 
 With neither `ENV` nor `CONFIG_PATH` set and no `./config/default.json` (an installed wheel run outside the
 checkout), the built-in defaults apply: the live sites with the polite settings below, logged once. A file
@@ -12,6 +13,7 @@ characters, header values that cannot be sent, crons and time zones Dagster woul
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -22,7 +24,16 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ornament_pipeline.vendors import LIVE_BASE_URLS, VENDOR_KEYS, base_url_env_var
 
@@ -63,6 +74,13 @@ def _http_url(value: str) -> str:
     if not _url_parts(value, ("http", "https")).hostname:
         raise ValueError("has no host")
     return value.rstrip("/")
+
+
+def _webhook_url(value: str) -> str:
+    # Checked like any URL but posted exactly as written: a trailing slash may matter to the receiver.
+    if not _url_parts(value, ("http", "https")).hostname:
+        raise ValueError("has no host")
+    return value
 
 
 def _database_url(value: str) -> str:
@@ -198,6 +216,28 @@ class ServerSettings(_Strict):
     db_threads: int = Field(1, ge=1, le=64)
 
 
+WEBHOOK_SECRET_ENV = "ORNAMENTS_WEBHOOK_SECRET"
+
+
+class AuditorConfig(_Strict):
+    """Alert delivery (docs/auditor.md). The webhook's secret is read from the environment only."""
+
+    webhook_url: Annotated[str, AfterValidator(_webhook_url)] | None = None  # None: alerts go to the log only
+    webhook_timeout_seconds: PositiveSeconds = 10.0  # the whole of one attempt, wall clock
+    max_attempts: int = Field(10, ge=1)
+    backoff_seconds: Seconds = 30.0  # before the second attempt; doubled each time, up to backoff_max_seconds
+    backoff_max_seconds: Seconds = 3600.0
+    webhook_secret: SecretStr | None = None  # from WEBHOOK_SECRET_ENV (a file holding it is refused at load)
+
+    @model_validator(mode="after")
+    def _signed(self) -> AuditorConfig:
+        # An unsigned alert could be forged by anyone who learns the URL: refuse rather than send one.
+        if self.webhook_url and not (self.webhook_secret and self.webhook_secret.get_secret_value()):
+            raise ValueError(f"webhook_url is set but {WEBHOOK_SECRET_ENV} is not; every alert is signed with it "
+                             "(set it in the environment, or unset the URL for log-only alerts)")
+        return self
+
+
 class Settings(_Strict):
     vendors: dict[str, VendorConfig]
     database: DatabaseConfig = DatabaseConfig()
@@ -207,6 +247,7 @@ class Settings(_Strict):
     history: HistoryConfig = HistoryConfig()
     schedules: SchedulesConfig = SchedulesConfig()
     server: ServerSettings = ServerSettings()
+    auditor: AuditorConfig = AuditorConfig()
     source: str = ""
 
     @field_validator("vendors")
@@ -263,7 +304,14 @@ ENV_OVERRIDES = (
     ("DAGSTER_URL", "server", "dagster_url"),
     ("ORNAMENTS_API_OPEN_READS", "server", "open_reads"),
     ("ORNAMENTS_API_DB_THREADS", "server", "db_threads"),
+    ("ORNAMENTS_WEBHOOK_URL", "auditor", "webhook_url"),
+    (WEBHOOK_SECRET_ENV, "auditor", "webhook_secret"),  # the one key a file may not set
+    ("ORNAMENTS_WEBHOOK_TIMEOUT_SECONDS", "auditor", "webhook_timeout_seconds"),
+    ("ORNAMENTS_WEBHOOK_MAX_ATTEMPTS", "auditor", "max_attempts"),
+    ("ORNAMENTS_WEBHOOK_BACKOFF_SECONDS", "auditor", "backoff_seconds"),
+    ("ORNAMENTS_WEBHOOK_BACKOFF_MAX_SECONDS", "auditor", "backoff_max_seconds"),
 )
+ENV_ONLY = {("auditor", "webhook_secret")}  # secrets: from the environment, never from a file
 MAX_DEPTH = 16  # the deepest key of a valid file is 4 levels down; far deeper is no config
 
 
@@ -325,6 +373,10 @@ def load_settings(path: Path | None = None) -> Settings:
         raise ConfigError(f"{path}: config file not found (ENV/CONFIG_PATH select it)") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    return _parse(path, data)
+
+
+def _parse(path: Path, data: bytes) -> Settings:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -342,6 +394,10 @@ def load_settings(path: Path | None = None) -> Settings:
     deep = _too_deep(raw)
     if deep:
         raise ConfigError(f"{path}: {deep}: nested more than {MAX_DEPTH} levels deep")
+    for env_var, section, key in ENV_OVERRIDES:
+        if (section, key) in ENV_ONLY and isinstance(raw.get(section), dict) and key in raw[section]:
+            raise ConfigError(f"{path}: {section}.{key}: a secret is not kept in a config file; "
+                              f"set {env_var} in the environment")
     return _validate(raw, str(path))
 
 
@@ -354,12 +410,23 @@ def _validate(raw: dict[str, Any], source: str) -> Settings:
 
 
 @lru_cache(maxsize=1)
-def _cached(cwd: str, env_fingerprint: tuple[tuple[str, str | None], ...]) -> Settings:
-    return load_settings()
+def _cached(path: str, data: bytes | None, env_fingerprint: str) -> Settings:
+    # data None: no file selected and none at the default path (`_default_file_absent`).
+    return _validate(_built_in(), BUILT_IN_SOURCE) if data is None else _parse(Path(path), data)
 
 
 def get_settings() -> Settings:
-    """Settings for this process, re-read when the selecting or the overriding env vars (or the directory) change."""
-    names = ["ENV", "CONFIG_PATH", *(env_var for env_var, _, _ in ENV_OVERRIDES), *map(base_url_env_var, VENDOR_KEYS)]
-    fingerprint = tuple((name, os.environ.get(name)) for name in names)  # None: unset, which differs from ""
-    return _cached(os.getcwd(), fingerprint)
+    """Settings for this process, re-read whenever the file's content or an overriding env var changes: the
+    cache's key is the bytes read now (a few KB; cheap next to what a caller does with the settings) and a
+    digest of the variables, so a cached value is never stale, whatever the file's mtime or the cwd."""
+    path = config_path()
+    data: bytes | None = None
+    if not _default_file_absent(path):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return load_settings(path)  # raises the ConfigError that says why
+    names = [env_var for env_var, _, _ in ENV_OVERRIDES] + list(map(base_url_env_var, VENDOR_KEYS))
+    env = json.dumps([(name, os.environ.get(name, "")) for name in names])
+    # A digest, not the values: the secret is not kept a second time in memory.
+    return _cached(str(path), data, hashlib.sha256(env.encode()).hexdigest())

@@ -109,8 +109,10 @@ def run(
     poll_seconds: Annotated[float, typer.Option(min=0.1, help="Longest sleep between looks.")] = 10.0,
 ) -> None:
     """Run the auditor outside Dagster: raise alerts from the change stream and deliver them (until Ctrl-C)."""
-    from ornament_pipeline.auditor.main import run_from_env
+    from ornament_pipeline.auditor.main import run_with_settings
+    from ornament_pipeline.config import get_settings
 
-    status = run_from_env(_engine(), once=once, poll_seconds=poll_seconds)
+    # A ConfigError (e.g. a webhook URL without its secret) reaches the root command: one line, exit 2.
+    status = run_with_settings(_engine(), get_settings(), once=once, poll_seconds=poll_seconds)
     if status:
-        raise SystemExit(status)   # run_from_env has printed the error
+        raise SystemExit(status)   # run_with_settings has printed the error

@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,6 +31,8 @@ from typing import Any
 
 import httpx
 from sqlalchemy import Connection, Engine, text
+
+from ornament_pipeline.config import AuditorConfig, Settings
 
 log = logging.getLogger(__name__)
 alert_log = logging.getLogger("ornament_pipeline.auditor.alerts")
@@ -50,7 +51,8 @@ class DeliveryConfigError(ValueError):
 class WebhookConfig:
     url: str
     secret: str
-    timeout_seconds: float = 10.0   # the total deadline of one attempt: connect, send, answer, body
+    # The total deadline of one attempt: connect, send, answer, body.
+    timeout_seconds: float = AuditorConfig().webhook_timeout_seconds
 
 
 # A claim's lease outlasts the attempt's deadline by this much, time enough to commit the outcome.
@@ -61,9 +63,10 @@ LEASE_MARGIN_SECONDS = 5.0
 class RetryPolicy:
     """Exponential backoff: `backoff_seconds * 2**(attempt-1)`, capped; after `max_attempts` it gives up."""
 
-    max_attempts: int = 10
-    backoff_seconds: float = 30.0
-    backoff_max_seconds: float = 3600.0
+    # The defaults are the config's (config.py, AuditorConfig), kept there alone.
+    max_attempts: int = AuditorConfig().max_attempts
+    backoff_seconds: float = AuditorConfig().backoff_seconds
+    backoff_max_seconds: float = AuditorConfig().backoff_max_seconds
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         delay = min(self.backoff_seconds * 2 ** max(attempt - 1, 0), self.backoff_max_seconds)
@@ -72,29 +75,19 @@ class RetryPolicy:
         return delay
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise DeliveryConfigError(f"{name}: {raw!r} is not a number") from None
-    if value < 0:
-        raise DeliveryConfigError(f"{name}: must not be negative, got {raw}")
-    return value
+def webhook_from_settings(settings: Settings) -> WebhookConfig | None:
+    """The webhook of the `auditor` section (its secret from `ORNAMENTS_WEBHOOK_SECRET`); None when no URL is set.
 
-
-def webhook_from_env() -> WebhookConfig | None:
-    """`ORNAMENTS_WEBHOOK_URL` + `ORNAMENTS_WEBHOOK_SECRET` (+ `ORNAMENTS_WEBHOOK_TIMEOUT_SECONDS`); None when unset."""
-    url = os.environ.get("ORNAMENTS_WEBHOOK_URL", "").strip()
-    if not url:
+    The section was validated at load (a URL without a secret is a ConfigError there)."""
+    auditor = settings.auditor
+    if not auditor.webhook_url:
         return None
-    return make_webhook(url, os.environ.get("ORNAMENTS_WEBHOOK_SECRET", ""),
-                        _env_float("ORNAMENTS_WEBHOOK_TIMEOUT_SECONDS", 10.0))
+    secret = auditor.webhook_secret.get_secret_value() if auditor.webhook_secret else None
+    return make_webhook(auditor.webhook_url, secret, auditor.webhook_timeout_seconds)
 
 
-def make_webhook(url: str, secret: str | None, timeout_seconds: float = 10.0) -> WebhookConfig:
+def make_webhook(url: str, secret: str | None,
+                 timeout_seconds: float = AuditorConfig().webhook_timeout_seconds) -> WebhookConfig:
     if not url.startswith(("http://", "https://")):
         raise DeliveryConfigError(f"ORNAMENTS_WEBHOOK_URL: {url!r} is not an http(s) URL")
     if not secret:
@@ -103,14 +96,10 @@ def make_webhook(url: str, secret: str | None, timeout_seconds: float = 10.0) ->
     return WebhookConfig(url, secret, timeout_seconds)
 
 
-def retry_policy_from_env() -> RetryPolicy:
-    """`ORNAMENTS_WEBHOOK_MAX_ATTEMPTS`, `..._BACKOFF_SECONDS`, `..._BACKOFF_MAX_SECONDS` (defaults: 10, 30, 3600)."""
-    default = RetryPolicy()
-    attempts = _env_float("ORNAMENTS_WEBHOOK_MAX_ATTEMPTS", default.max_attempts)
-    if attempts < 1:
-        raise DeliveryConfigError("ORNAMENTS_WEBHOOK_MAX_ATTEMPTS: must be at least 1")
-    return RetryPolicy(int(attempts), _env_float("ORNAMENTS_WEBHOOK_BACKOFF_SECONDS", default.backoff_seconds),
-                       _env_float("ORNAMENTS_WEBHOOK_BACKOFF_MAX_SECONDS", default.backoff_max_seconds))
+def retry_policy_from_settings(settings: Settings) -> RetryPolicy:
+    """The `auditor` section's `max_attempts`, `backoff_seconds`, `backoff_max_seconds`."""
+    auditor = settings.auditor
+    return RetryPolicy(auditor.max_attempts, auditor.backoff_seconds, auditor.backoff_max_seconds)
 
 
 def channels_for(webhook: WebhookConfig | None) -> list[str]:
@@ -328,7 +317,7 @@ def deliver_one(engine: Engine, client: httpx.Client, webhook: WebhookConfig | N
         return None
     attempt, started_at = row.attempts, datetime.now(UTC)
     if webhook is None:
-        outcome: Outcome | None = (None, "no webhook configured (ORNAMENTS_WEBHOOK_URL)", None)
+        outcome: Outcome | None = (None, "no webhook configured (auditor.webhook_url / ORNAMENTS_WEBHOOK_URL)", None)
     else:
         body, headers = webhook_request(webhook, row.idempotency_key, row.payload, attempt)
         outcome = post_with_deadline(client, webhook, body, headers, stop)

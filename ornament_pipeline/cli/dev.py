@@ -45,13 +45,31 @@ def dagster_pg_url(warehouse_url: str) -> str:
     return f"{server}/{database}_dagster{sep}{query}"
 
 
+# The storage `ornaments dev` adds to the packaged dagster.yaml (which has none, so a fresh clone's `dg dev` runs).
+POSTGRES_STORAGE = """
+storage:
+  postgres:
+    postgres_url:
+      env: DAGSTER_PG_URL
+"""
+
+
+def _packaged(name: str) -> str:
+    return files("ornament_pipeline").joinpath(name).read_text(encoding="utf-8")
+
+
+def write_instance_yaml(home: Path) -> None:
+    """`home/dagster.yaml`: the project's instance settings on Postgres storage (from `DAGSTER_PG_URL`), and
+    `home/workspace.yaml`. Both are package data (the checkout's `dagster.yaml` and `workspace.yaml` link to them)."""
+    (home / "dagster.yaml").write_text(_packaged("dagster.yaml") + POSTGRES_STORAGE)
+    (home / "workspace.yaml").write_text(_packaged("workspace.yaml"))
+
+
 def dagster_home() -> Path:
-    """`DAGSTER_HOME` (default `./.ornaments/dagster_home`, beside the embedded database), holding the instance
-    and workspace files the package ships (the checkout's `dagster.yaml` and `workspace.yaml` link to them)."""
+    """`DAGSTER_HOME` (default `./.ornaments/dagster_home`, beside the embedded database's `.ornaments/pgdata`)."""
     home = Path(os.environ.get("DAGSTER_HOME", Path(".ornaments") / "dagster_home")).resolve()
     home.mkdir(parents=True, exist_ok=True)
-    for name in ("dagster.yaml", "workspace.yaml"):
-        (home / name).write_bytes(files("ornament_pipeline").joinpath(name).read_bytes())
+    write_instance_yaml(home)
     return home
 
 

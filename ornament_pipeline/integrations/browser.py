@@ -190,7 +190,9 @@ def make_driver(settings: Settings, page_timeout: float = 30.0) -> tuple[WebDriv
             kill_browsers_using(profile)  # whatever started before the failure
             shutil.rmtree(profile, ignore_errors=True)
             raise
-        driver.command_executor.client_config.timeout = command_timeout
+        executor = driver.command_executor
+        assert isinstance(executor, RemoteConnection)  # a driver we built always has its connection object
+        executor.client_config.timeout = command_timeout
     driver.set_page_load_timeout(page_timeout)
     driver.set_script_timeout(page_timeout)
     return driver, profile

@@ -40,6 +40,7 @@ from ornament_pipeline.integrations.in_page import (
     origin,
 )
 from ornament_pipeline.integrations.parsers.common import PageShapeError
+from ornament_pipeline.integrations.progress import ScrapeProgress
 from ornament_pipeline.integrations.robots import RobotsPolicy
 
 log = logging.getLogger(__name__)
@@ -193,8 +194,9 @@ class Fetcher:
     """Fetches pages of one vendor site through the pool, politely, and parses them."""
 
     def __init__(self, vendor: str, base_url: str, settings: Settings, policy: Politeness, pool: DriverPool,
-                 static_pages: str = "fetch") -> None:
+                 static_pages: str = "fetch", progress: ScrapeProgress | None = None) -> None:
         self.vendor = vendor
+        self.progress = progress or ScrapeProgress()  # retries and slow loads are reported there
         self.fetch_static_pages = static_pages == "fetch"
         self.base_url = base_url.rstrip("/")
         self.policy = policy
@@ -237,7 +239,7 @@ class Fetcher:
         attempt, parse_failures = 0, 0
         while True:
             try:
-                with self.throttle.slot(), self.pool.acquire() as pooled:
+                with self.throttle.slot(), self.pool.acquire() as pooled, self.progress.loading(url):
                     page = self._load(pooled, url, static)
                     try:
                         result = parse(page)
@@ -267,8 +269,9 @@ class Fetcher:
                     self.throttle.pause(wait)
                 with self._lock:
                     self.retries += 1
-                log.info("%s: retry %d of %s in %.1fs: %s", self.vendor, attempt, url, wait, exc.reason)
+                self.progress.retry(self.vendor, url, attempt, exc.status, exc.reason, wait)
                 time.sleep(wait)
+                self.progress.retrying()
 
     def _load(self, pooled: PooledDriver, url: str, static: bool = False) -> Page:
         if static and self.fetch_static_pages and pooled.origin == origin(url):

@@ -8,10 +8,13 @@
 import warnings
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
-import pandas as pd
+from sqlalchemy import Connection
+from tabulate import tabulate
 
+from ornament_pipeline.integrations.progress import ScrapeProgress
 from ornament_pipeline.listing import Listing
 from ornament_pipeline.pipeline.partitions import vendor_and_year, vendor_year_partitions
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
@@ -23,14 +26,33 @@ from ornament_pipeline.warehouse.products import listed_in_partition, stored_lis
 from ornament_pipeline.warehouse.scrapes import apply_pending, record_scrape
 
 PREVIEW_ROWS = 10
+PREVIEW_COLUMNS = ("vendor_id", "sku", "condition", "name", "price", "availability")
 
 
-def _preview(listings: Sequence[Listing],
-             columns: tuple[str, ...] = ("vendor_id", "name", "price", "availability")) -> str:
+def _shown(item: Listing, column: str) -> object:
+    value = getattr(item, column)
+    if column == "price":
+        return f"${value:,.2f}" if value is not None else (item.price_note or "no price")
+    if column == "availability" and value == "unknown":
+        return f"unknown ({item.availability_text})"
+    return "" if value is None else value
+
+
+def _preview(listings: Sequence[Listing]) -> str:
     if not listings:
         return "_no listings_"
-    frame = pd.DataFrame([{c: getattr(item, c) for c in columns} for item in listings[:PREVIEW_ROWS]])
-    return frame.to_markdown(index=False)
+    # tabulate, not pandas: a run's code load stays light (pandas alone took 0.6 s of it)
+    rows = [[_shown(item, c) for c in PREVIEW_COLUMNS] for item in listings[:PREVIEW_ROWS]]
+    table = tabulate(rows, headers=PREVIEW_COLUMNS, tablefmt="pipe", disable_numparse=True)
+    more = len(listings) - PREVIEW_ROWS
+    return table + (f"\n\n_and {more} more_" if more > 0 else "")
+
+
+def _table(conn: Connection, table: str) -> dict[str, Any]:
+    """The Postgres table an asset owns, with its columns as the database has them (Dagster's table metadata)."""
+    columns = [dg.TableColumn(c.name, c.type, constraints=dg.TableColumnConstraints(nullable=c.nullable))
+               for c in audits.columns_of(conn, table)]
+    return {"dagster/table_name": f"public.{table}", "dagster/column_schema": dg.TableSchema(columns=columns)}
 
 
 def _bullets(items: Sequence[object], total: int | None = None) -> dg.MetadataValue:
@@ -52,6 +74,7 @@ def _check(name: str, asset: str, description: str, blocking: bool = False) -> d
     partitions_def=vendor_year_partitions,
     group_name="scrape",
     kinds={"selenium", "postgres"},
+    metadata={"dagster/table_name": "public.scrapes"},  # with its listings in public.scrape_listings
     check_specs=[
         _check("scrape_complete", "vendor_listings",
                "Every listing page and every first-seen listing's product page of the vendor-year was read."),
@@ -75,16 +98,18 @@ def vendor_listings(context: dg.AssetExecutionContext, scraper: ScraperResource,
         yield dg.MaterializeResult(metadata={"listings": 0, "status": "vendor is disabled in config"})
         yield from _scrape_checks(passed=True, failed=[], rejects=[])
         return
-    with scraper.integration(vendor) as integration:
+    progress = ScrapeProgress(context.log)  # pages, retries and failures into the run's event log
+    with progress, scraper.integration(vendor) as integration:
+        integration.progress = progress
         links = integration.get_year_links()
         if year not in links:
             with engine.connect() as conn:
-                stored = listed_in_partition(conn, vendor, year)
-            if stored:
+                listed = listed_in_partition(conn, vendor, year)
+            if listed:
                 raise dg.Failure(
                     f"{vendor} {year}: the year is missing from the vendor's year index, which had it "
-                    f"({stored} listings stored); nothing is delisted until the index shows it again",
-                    metadata={"listed": stored})
+                    f"({listed} listings stored); nothing is delisted until the index shows it again",
+                    metadata={"listed": listed})
             context.log.info("%s %s: vendor has no page for this year", vendor, year)
             yield dg.MaterializeResult(metadata={"listings": 0, "status": "vendor has no page for this year"})
             yield from _scrape_checks(passed=True, failed=[], rejects=[])
@@ -96,7 +121,8 @@ def vendor_listings(context: dg.AssetExecutionContext, scraper: ScraperResource,
         with engine.connect() as conn:
             stored = stored_listings(conn, vendor, [item.vendor_id for item in scraped.listings])
         need_detail = {item.vendor_id for item in scraped.listings if not stored.get(item.vendor_id)}
-        enriched = enrich(scraped.listings, need_detail, integration.get_ornament_by_url)
+        with progress.phase(f"{vendor} {year}", "product pages not read yet", expected=len(need_detail)):
+            enriched = enrich(scraped.listings, need_detail, progress.counting(integration.get_ornament_by_url, vendor))
     # A first-seen listing is stored only with its identity (SKU, item number, condition from its product page):
     # held back until its page reads, so the record never starts a listing as "item unknown". A stored listing
     # whose page is still unread is updated from its listing page and read again next time.
@@ -146,9 +172,11 @@ def _scrape_checks(passed: bool, failed: Sequence[FailedPage], rejects: Sequence
     partitions_def=vendor_year_partitions,
     specs=[
         dg.AssetSpec("products", deps=[vendor_listings], group_name="warehouse", kinds={"postgres"},
+                     metadata={"dagster/table_name": "public.products"},
                      description="Every listing's latest state in the `products` table, one row per (vendor, "
                                  "vendor's product id), written only by observations newer than the last one."),
         dg.AssetSpec("price_history", deps=["products"], group_name="warehouse", kinds={"postgres"},
+                     metadata={"dagster/table_name": "public.price_history"},
                      description="SCD type 2 history of every listing (`price_history`, check strategy on "
                                  "`history.tracked_fields` plus identity) and one change event per version."),
     ],
@@ -179,9 +207,13 @@ def warehouse_merge(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         applied = apply_pending(conn, vendor, year, tracked)
     versions = sum((a.history for a in applied), HistorySnapshot())
     latest = applied[-1].products if applied else None
+    with engine.connect() as conn:
+        tables = {name: {**_table(conn, name), "dagster/partition_row_count": audits.partition_rows(
+            conn, name, vendor, year)} for name in ("products", "price_history")}
     context.log.info("%s %s: applied %d observation(s); %d new versions", vendor, year, len(applied),
                      versions.versions)
     yield dg.MaterializeResult(asset_key="products", metadata={
+        **tables["products"],
         "observations_applied": len(applied),
         "listings_seen": latest.seen if latest else 0,
         "new": sum(a.products.new for a in applied),
@@ -192,6 +224,7 @@ def warehouse_merge(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                      or "nothing pending",
     })
     yield dg.MaterializeResult(asset_key="price_history", metadata={
+        **tables["price_history"],
         "new_versions": versions.versions, "new": versions.new, "changed": versions.changed,
         "delisted": versions.delisted, "relisted": versions.relisted, "identified": versions.identified,
         "tracked_fields": ", ".join(tracked),
@@ -220,16 +253,23 @@ SYNC_ASSETS = [vendor_listings, warehouse_merge]
 @dg.asset(
     group_name="analysis",
     kinds={"postgres"},
-    deps=["price_history"],
-    # Refresh whenever any vendor-year's history changed; eager() would wait for every partition to exist.
-    automation_condition=dg.AutomationCondition.any_deps_updated() & ~dg.AutomationCondition.in_progress(),
+    metadata={"dagster/table_name": "public.cross_vendor_offers"},
+    deps=["products"],  # what its SQL reads
+    # Once after a burst: remember that some vendor-year was updated since the last refresh, and wait until no
+    # run or backfill of products is in progress (eager() would wait for every partition to exist).
+    automation_condition=(dg.AutomationCondition.any_deps_updated().since_last_handled()
+                          & ~dg.AutomationCondition.any_deps_in_progress()
+                          & ~dg.AutomationCondition.in_progress()),
 )
 def cross_vendor_offers(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Per Hallmark item number and condition: each vendor's current price and stock, and the cheapest offer
     in stock. Answers the old analysis question: are there price gaps between vendors for the same ornament?"""
     with warehouse.engine().begin() as conn:
         summary = refresh_offers(conn)
+        table = _table(conn, "cross_vendor_offers")
     return dg.MaterializeResult(metadata={
+        **table,
+        "dagster/row_count": summary.offers,
         "ornaments": summary.ornaments,
         "offered_by_several_vendors": summary.multi_vendor,
         "largest_gaps": dg.MetadataValue.md(summary.largest_gaps_markdown),

@@ -79,3 +79,40 @@ def listings_without_product_page(conn: Connection, vendor: str, year: int,
     count = conn.execute(text(_COUNT_WITHOUT_PRODUCT_PAGE), params).scalar_one()
     return count, [Finding(r.vendor_id, r.link) for r in conn.execute(text(_WITHOUT_PRODUCT_PAGE), params)]
 
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    nullable: bool
+
+
+def columns_of(conn: Connection, table: str) -> list[Column]:
+    """The table's columns as the database has them (the schema the catalog shows is the real one)."""
+    rows = conn.execute(text(
+        "SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale, is_nullable"
+        " FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = :table"
+        " ORDER BY ordinal_position"), {"table": table})
+    columns = []
+    for name, data_type, length, precision, scale, nullable in rows:
+        shown = data_type
+        if length:
+            shown = f"{data_type}({length})"
+        elif data_type == "numeric" and precision:
+            shown = f"numeric({precision},{scale})"
+        columns.append(Column(name, shown, nullable == "YES"))
+    return columns
+
+
+_PARTITION_ROWS = {
+    "products": "SELECT count(*) FROM products WHERE vendor = :vendor AND partition_year = :year",
+    "price_history": "SELECT count(*) FROM price_history h JOIN products p ON p.id = h.product_id"
+                     " WHERE p.vendor = :vendor AND p.partition_year = :year",
+}
+
+
+def partition_rows(conn: Connection, table: str, vendor: str, year: int) -> int:
+    """Rows of `products` or `price_history` that belong to one vendor-year."""
+    return conn.execute(text(_PARTITION_ROWS[table]), {"vendor": vendor, "year": year}).scalar_one()
+

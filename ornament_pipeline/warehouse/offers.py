@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
 from sqlalchemy import Connection, text
+from tabulate import tabulate
 
 _REBUILD = """
 WITH current AS (
@@ -28,8 +28,9 @@ SELECT item_number, condition, vendor, product_id, name, price, availability, li
 FROM ranked"""
 
 _SUMMARY = """
-SELECT count(*) AS ornaments, count(*) FILTER (WHERE vendors > 1) AS multi_vendor
-FROM (SELECT count(DISTINCT vendor) AS vendors FROM cross_vendor_offers GROUP BY item_number, condition) AS per_item"""
+SELECT count(*) AS ornaments, count(*) FILTER (WHERE vendors > 1) AS multi_vendor, COALESCE(sum(offers), 0) AS offers
+FROM (SELECT count(DISTINCT vendor) AS vendors, count(*) AS offers FROM cross_vendor_offers
+      GROUP BY item_number, condition) AS per_item"""
 
 _LARGEST_GAPS = """
 SELECT item_number, condition, min(price) AS cheapest, max(price) AS dearest, max(price) - min(price) AS gap,
@@ -46,6 +47,7 @@ LIMIT 10"""
 class OffersSummary:
     ornaments: int
     multi_vendor: int
+    offers: int  # rows of the rebuilt table
     largest_gaps_markdown: str
 
 
@@ -54,7 +56,9 @@ def refresh_offers(conn: Connection) -> OffersSummary:
     conn.execute(text("LOCK TABLE cross_vendor_offers IN EXCLUSIVE MODE"))
     conn.execute(text("DELETE FROM cross_vendor_offers"))
     conn.execute(text(_REBUILD))
-    ornaments, multi_vendor = conn.execute(text(_SUMMARY)).one()
-    gaps = pd.DataFrame(conn.execute(text(_LARGEST_GAPS)).mappings().all())
-    markdown = gaps.to_markdown(index=False) if not gaps.empty else "_no item is in stock at two vendors_"
-    return OffersSummary(ornaments, multi_vendor, markdown)
+    ornaments, multi_vendor, offers = conn.execute(text(_SUMMARY)).one()
+    gaps = conn.execute(text(_LARGEST_GAPS)).mappings().all()
+    if not gaps:
+        return OffersSummary(ornaments, multi_vendor, int(offers), "_no item is in stock at two vendors_")
+    return OffersSummary(ornaments, multi_vendor, int(offers),
+                         tabulate(gaps, headers="keys", tablefmt="pipe", disable_numparse=True))

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -19,11 +23,15 @@ from ornament_pipeline.auditor.delivery import (
     WebhookConfig,
     deliver_due,
     make_webhook,
+    retry_policy_from_settings,
     verify,
+    webhook_from_settings,
 )
+from ornament_pipeline.auditor.jobs import deliver_alerts
 from ornament_pipeline.auditor.resources import AuditorResource
 from ornament_pipeline.auditor.sensors import auditor_alerts, auditor_deliveries
 from ornament_pipeline.auditor.watches import add_watch
+from ornament_pipeline.config import ENV_OVERRIDES, load_settings
 from ornament_pipeline.pipeline.resources import SettingsResource, WarehouseResource
 from ornament_pipeline_tests.auditor.conftest import SECRET, SHOP, T0, listing, rows, sync
 from ornament_pipeline_tests.auditor.receiver import Receiver
@@ -131,8 +139,58 @@ def test_sensors_raise_and_deliver(migrated_db_url: str, engine: Engine, receive
         tick = auditor_alerts(context)
         assert "read 2 change event(s); raised 3 alert(s)" in tick.skip_message
         assert context.cursor and ":" in context.cursor
-    with dg.build_sensor_context(resources=resources) as context:
-        assert "delivered 6" in auditor_deliveries(context).skip_message
+    with dg.build_sensor_context(resources=resources, instance=dg.DagsterInstance.ephemeral()) as context:
+        assert isinstance(auditor_deliveries(context), dg.RunRequest)   # the tick asks for a run ...
+    delivered = deliver_alerts.execute_in_process(resources=resources)   # ... which delivers
+    assert delivered.output_for_node("deliver_due_alerts")["delivered"] == 6
     assert sorted(r.json["alert"]["kind"] for r in receiver.accepted) == ["all_time_low", "new_listing",
                                                                           "price_drop"]
     assert sorted(json.loads(r.body)["alert"]["price"] for r in receiver.accepted) == ["15.00", "15.00", "20.00"]
+
+
+@pytest.fixture
+def auditor_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A config file with an `auditor` section, selected by CONFIG_PATH; no webhook variable set."""
+    for env_var, _, _ in ENV_OVERRIDES:
+        monkeypatch.delenv(env_var, raising=False)
+    path = tmp_path / "auditor.json"
+    path.write_text(json.dumps({"vendors": {}, "auditor": {
+        "webhook_url": "http://127.0.0.1:9/from-file", "webhook_timeout_seconds": 3, "max_attempts": 5,
+        "backoff_seconds": 0.7, "backoff_max_seconds": 40}}))
+    monkeypatch.setenv("CONFIG_PATH", str(path))
+    monkeypatch.setenv("ORNAMENTS_WEBHOOK_SECRET", SECRET)
+    return path
+
+
+def test_webhook_and_retry_policy_come_from_the_settings(auditor_config: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings(auditor_config)
+    assert webhook_from_settings(settings) == WebhookConfig("http://127.0.0.1:9/from-file", SECRET, 3.0)
+    assert retry_policy_from_settings(settings) == RetryPolicy(5, 0.7, 40.0)
+    monkeypatch.setenv("ORNAMENTS_WEBHOOK_BACKOFF_SECONDS", "0.1")  # the documented variable still overrides
+    assert retry_policy_from_settings(load_settings(auditor_config)).backoff_seconds == 0.1
+    default = Path(__file__).resolve().parents[2] / "config" / "default.json"
+    assert webhook_from_settings(load_settings(default)) is None  # log only
+
+
+def test_auditor_resource_takes_its_unset_fields_from_the_settings(auditor_config: Path) -> None:
+    resource = AuditorResource(webhook_url="http://127.0.0.1:9/from-resource", max_attempts=2)
+    assert resource.webhook() == WebhookConfig("http://127.0.0.1:9/from-resource", SECRET, 3.0)
+    assert resource.policy() == RetryPolicy(2, 0.7, 40.0)
+    assert AuditorResource().webhook() == WebhookConfig("http://127.0.0.1:9/from-file", SECRET, 3.0)
+    assert AuditorResource(timeout_seconds=1).webhook() == WebhookConfig("http://127.0.0.1:9/from-file", SECRET, 1)
+
+
+def test_the_auditor_process_refuses_a_webhook_without_its_secret(tmp_path: Path) -> None:
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"vendors": {}, "auditor": {"webhook_url": "http://127.0.0.1:9/hook"}}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORNAMENTS_WEBHOOK_")}
+    env["CONFIG_PATH"] = str(config)
+    result = subprocess.run([sys.executable, "-m", "ornament_pipeline.auditor", "--once",
+                             "--database-url", "postgresql://127.0.0.1:9/none"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [f"config error: {config}: auditor: webhook_url is set but ORNAMENTS_WEBHOOK_SECRET is not; "
+                     "every alert is signed with it (set it in the environment, or unset the URL for log-only "
+                     "alerts)"]

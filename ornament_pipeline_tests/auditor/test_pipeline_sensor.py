@@ -1,4 +1,4 @@
-"""Replica days through the real assets (headless Chromium) and the auditor's Dagster sensors to a webhook."""
+"""Replica days through the real assets (headless Chromium), the auditor's sensors and delivery run to a webhook."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 from sqlalchemy import Engine
 
+from ornament_pipeline.auditor.jobs import deliver_alerts
 from ornament_pipeline.auditor.resources import AuditorResource
 from ornament_pipeline.auditor.sensors import auditor_alerts, auditor_deliveries
 from ornament_pipeline.auditor.watches import add_watch
@@ -49,8 +50,10 @@ def test_scraped_days_raise_the_expected_alerts_through_the_sensors(
             last_event_of_day[day] = rows(engine, "SELECT max(id) FROM change_events")[0][0]
             with dg.build_sensor_context(resources=auditor) as context:
                 assert "raised" in auditor_alerts(context).skip_message
-            with dg.build_sensor_context(resources=auditor) as context:
-                assert "0 failed" in auditor_deliveries(context).skip_message
+            with dg.build_sensor_context(resources=auditor, instance=instance) as context:
+                assert isinstance(auditor_deliveries(context), dg.RunRequest)
+            delivered = deliver_alerts.execute_in_process(resources=auditor, instance=instance)
+            assert delivered.output_for_node("deliver_due_alerts")["failed_attempts"] == 0
 
     def day_of(event_id: int) -> int:
         return next(day for day in DAYS if event_id <= last_event_of_day[day])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ornament_pipeline.config import ConfigError, load_settings
+from ornament_pipeline.config import ENV_OVERRIDES, ConfigError, get_settings, load_settings
 from ornament_pipeline.vendors import LIVE_BASE_URLS, VENDOR_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,7 +20,7 @@ ORNAMENTS = [sys.executable, "-m", "ornament_pipeline.cli"]
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ["DATABASE_URL", "REDIS_URL", "SELENIUM_REMOTE_URL", "ENV", "CONFIG_PATH"]:
+    for name in ["ENV", "CONFIG_PATH", *(env_var for env_var, _, _ in ENV_OVERRIDES)]:
         monkeypatch.delenv(name, raising=False)
     for vendor in VENDOR_KEYS:
         monkeypatch.delenv(f"{vendor.upper()}_BASE_URL", raising=False)
@@ -235,3 +235,128 @@ def test_cli_refuses_bad_config_in_one_line_exit_2(tmp_path: Path, content: obje
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(f"config error: {path}: "), lines
     assert re.search(expected, lines[0]), lines[0]
+
+
+# The auditor's settings: in the file, overridden by the documented ORNAMENTS_WEBHOOK_* variables; the secret
+# from the environment only. Before, delivery.py read the variables itself and the files had no such section.
+AUDITOR_OVERRIDES = [
+    ("ORNAMENTS_WEBHOOK_URL", "https://hooks.example.test/ornaments/", "webhook_url",
+     "https://hooks.example.test/ornaments/"),  # posted as written: no trailing slash stripped
+    ("ORNAMENTS_WEBHOOK_TIMEOUT_SECONDS", "2.5", "webhook_timeout_seconds", 2.5),
+    ("ORNAMENTS_WEBHOOK_MAX_ATTEMPTS", "4", "max_attempts", 4),
+    ("ORNAMENTS_WEBHOOK_BACKOFF_SECONDS", "0.5", "backoff_seconds", 0.5),
+    ("ORNAMENTS_WEBHOOK_BACKOFF_MAX_SECONDS", "90", "backoff_max_seconds", 90.0),
+]
+
+
+def test_auditor_settings_are_in_the_config_files() -> None:
+    default = load_settings(REPO / "config" / "default.json").auditor
+    assert (default.webhook_url, default.webhook_timeout_seconds, default.max_attempts, default.backoff_seconds,
+            default.backoff_max_seconds) == (None, 10.0, 10, 30.0, 3600.0)
+    replica = load_settings(REPO / "config" / "replica.json").auditor
+    assert replica.webhook_url is None and replica.backoff_seconds < default.backoff_seconds
+    raw = json.loads((REPO / "config" / "default.json").read_text())["auditor"]
+    assert "webhook_secret" not in raw
+
+
+@pytest.mark.parametrize(("variable", "value", "key", "expected"), AUDITOR_OVERRIDES)
+def test_webhook_env_vars_override_the_auditor_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       variable: str, value: str, key: str, expected: object) -> None:
+    path = write(tmp_path, {"vendors": {}, "auditor": {"webhook_url": "https://file.example.test/hook",
+                                                       "max_attempts": 7, "backoff_seconds": 3}})
+    monkeypatch.setenv("ORNAMENTS_WEBHOOK_SECRET", "s3cret")
+    monkeypatch.setenv(variable, value)
+    auditor = load_settings(path).auditor
+    assert getattr(auditor, key) == expected
+    assert auditor.webhook_secret is not None and auditor.webhook_secret.get_secret_value() == "s3cret"
+    if key != "max_attempts":
+        assert auditor.max_attempts == 7  # the file's value where no variable says otherwise
+
+
+@pytest.mark.parametrize("url_from", ["file", "env"])
+def test_a_webhook_url_without_its_secret_is_a_config_error_naming_both(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url_from: str) -> None:
+    auditor = {"webhook_url": "https://hooks.example.test/x"} if url_from == "file" else {}
+    if url_from == "env":
+        monkeypatch.setenv("ORNAMENTS_WEBHOOK_URL", "https://hooks.example.test/x")
+    path = write(tmp_path, {"vendors": {}, "auditor": auditor})
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert str(info.value).startswith(f"{path}: auditor: webhook_url is set but ORNAMENTS_WEBHOOK_SECRET is not")
+    monkeypatch.setenv("ORNAMENTS_WEBHOOK_SECRET", "s3cret")
+    assert load_settings(path).auditor.webhook_url == "https://hooks.example.test/x"
+
+
+def test_a_secret_in_the_file_is_refused_and_never_echoed(tmp_path: Path) -> None:
+    path = write(tmp_path, {"vendors": {}, "auditor": {"webhook_url": "https://h.test/x", "webhook_secret": "leak"}})
+    with pytest.raises(ConfigError, match=r"auditor.webhook_secret: a secret is not kept in a config file; set "
+                                          r"ORNAMENTS_WEBHOOK_SECRET in the environment") as info:
+        load_settings(path)
+    assert "leak" not in str(info.value)
+
+
+def test_the_secret_is_not_shown_in_the_settings_repr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORNAMENTS_WEBHOOK_URL", "https://h.test/x")
+    monkeypatch.setenv("ORNAMENTS_WEBHOOK_SECRET", "s3cret-value")
+    settings = load_settings(write(tmp_path, {"vendors": {}}))
+    assert "s3cret-value" not in repr(settings) and "s3cret-value" not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        # float("nan") passed the old "not negative" check: a NaN deadline or backoff, never an error.
+        ("ORNAMENTS_WEBHOOK_TIMEOUT_SECONDS", "nan", r"auditor.webhook_timeout_seconds \(set by "
+                                                     r"ORNAMENTS_WEBHOOK_TIMEOUT_SECONDS\): Input should be a finite"),
+        ("ORNAMENTS_WEBHOOK_BACKOFF_SECONDS", "inf", r"auditor.backoff_seconds \(set by ORNAMENTS_WEBHOOK_BACKOFF_SEC"),
+        ("ORNAMENTS_WEBHOOK_TIMEOUT_SECONDS", "0", r"auditor.webhook_timeout_seconds .*greater than 0"),
+        ("ORNAMENTS_WEBHOOK_MAX_ATTEMPTS", "0", r"auditor.max_attempts \(set by ORNAMENTS_WEBHOOK_MAX_ATTEMPTS\)"),
+        ("ORNAMENTS_WEBHOOK_MAX_ATTEMPTS", "2.5", r"auditor.max_attempts .*valid integer"),  # was cut to 2
+        ("ORNAMENTS_WEBHOOK_URL", "https://", r"auditor.webhook_url \(set by ORNAMENTS_WEBHOOK_URL\): has no host"),
+        ("ORNAMENTS_WEBHOOK_URL", "https://h.test/x\n", r"auditor.webhook_url .*contains whitespace"),
+    ],
+)
+def test_bad_webhook_settings_are_refused_at_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str,
+                                                  value: str, expected: str) -> None:
+    monkeypatch.setenv("ORNAMENTS_WEBHOOK_SECRET", "s3cret")
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=expected):
+        load_settings(write(tmp_path, {"vendors": {}}))
+
+
+def test_get_settings_sees_a_change_of_the_file_even_with_the_same_size_and_mtime(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, shop(min_delay_seconds=1.0))
+    monkeypatch.setenv("CONFIG_PATH", str(path))
+    assert get_settings().vendor(SHOP).politeness.min_delay_seconds == 1.0
+    stat = path.stat()
+    path.write_text(json.dumps(shop(min_delay_seconds=2.0)))  # same length
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same mtime: an edit within one tick
+    assert path.stat().st_size == stat.st_size
+    assert get_settings().vendor(SHOP).politeness.min_delay_seconds == 2.0
+
+
+def test_get_settings_sees_another_directory_s_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The default path is relative (./config/default.json): the same string names another file after a chdir.
+    for name, delay in (("a", 1.0), ("b", 3.0)):
+        (tmp_path / name / "config").mkdir(parents=True)
+        (tmp_path / name / "config" / "default.json").write_text(json.dumps(shop(min_delay_seconds=delay)))
+    monkeypatch.chdir(tmp_path / "a")
+    assert get_settings().vendor(SHOP).politeness.min_delay_seconds == 1.0
+    monkeypatch.chdir(tmp_path / "b")
+    assert get_settings().vendor(SHOP).politeness.min_delay_seconds == 3.0
+
+
+def test_get_settings_follows_the_overrides_the_secret_included(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONFIG_PATH", str(write(tmp_path, {"vendors": {}})))
+    assert get_settings().auditor.webhook_url is None
+    monkeypatch.setenv("ORNAMENTS_WEBHOOK_URL", "https://h.test/x")
+    with pytest.raises(ConfigError, match="ORNAMENTS_WEBHOOK_SECRET is not"):
+        get_settings()
+    monkeypatch.setenv("ORNAMENTS_WEBHOOK_SECRET", "one")
+    assert get_settings().auditor.webhook_secret.get_secret_value() == "one"  # type: ignore[union-attr]
+    monkeypatch.setenv("ORNAMENTS_WEBHOOK_SECRET", "two")
+    assert get_settings().auditor.webhook_secret.get_secret_value() == "two"  # type: ignore[union-attr]
+    monkeypatch.setenv("ORNAMENTS_WEBHOOK_BACKOFF_SECONDS", "4")
+    assert get_settings().auditor.backoff_seconds == 4.0

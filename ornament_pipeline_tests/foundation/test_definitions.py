@@ -19,7 +19,7 @@ def test_defs_load() -> None:
 def test_dg_check_defs_passes(new_db_url: str) -> None:
     from ornament_pipeline.db.migrations import ensure_database
 
-    # dg reads ./dagster.yaml, whose Postgres storage comes from DAGSTER_PG_URL.
+    # DAGSTER_PG_URL is no longer needed (./dagster.yaml names no storage; test_fresh_clone.py runs without it).
     ensure_database(new_db_url)
     dg = Path(sys.executable).with_name("dg")
     env = {**os.environ, "CONFIG_PATH": str(REPO / "config" / "default.json"), "DAGSTER_PG_URL": new_db_url}

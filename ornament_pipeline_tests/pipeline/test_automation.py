@@ -1,8 +1,8 @@
 """Schedules and sensors: what they ask Dagster to run, evaluated against real instances and the replica."""
 
-from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,10 +11,11 @@ import pytest
 
 from ornament_pipeline.config import load_settings
 from ornament_pipeline.pipeline.assets import SYNC_ASSETS
-from ornament_pipeline.pipeline.partitions import YEARS, partition_key
+from ornament_pipeline.pipeline.partitions import CURRENT_YEAR, YEARS, partition_key, vendor_year_partitions
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
 from ornament_pipeline.pipeline.schedules import build_schedules
 from ornament_pipeline.pipeline.sensors import RETRY_TAG, new_year_links, retry_failed_partitions
+from ornament_pipeline.pipeline.year_discovery import discover_year_links, observed_years, year_index_key
 from ornament_pipeline.replica.testing import ReplicaHandle
 from ornament_pipeline.vendors import VENDOR_KEYS
 
@@ -23,6 +24,47 @@ WHEN = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 
 def keys(requests: list[dg.RunRequest]) -> list[str]:
     return [str(request.partition_key) for request in requests]
+
+
+def tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str | None = None) -> dg.SensorResult:
+    """One evaluation with no resources at all: a tick that wanted a scraper (a browser) would fail here."""
+    with dg.build_sensor_context(instance=instance, cursor=cursor) as context:
+        started = time.monotonic()
+        result = sensor(context)
+        assert time.monotonic() - started < 1
+    return result
+
+
+def skip_message(result: dg.SensorResult) -> str:
+    assert not result.run_requests, result.run_requests
+    return result.skip_reason.skip_message
+
+
+def use_config(path: Path, monkeypatch: pytest.MonkeyPatch, retry_after_minutes: int) -> None:
+    """Settings whose sites are unreachable: these tests contact none."""
+    path.write_text(json.dumps({"vendors": {v: {"base_url": "http://127.0.0.1:9"} for v in VENDOR_KEYS},
+                                "schedules": {"retry_failed_after_minutes": retry_after_minutes}}))
+    monkeypatch.setenv("CONFIG_PATH", str(path))
+
+
+@pytest.fixture
+def quick_retry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_config(tmp_path / "quick.json", monkeypatch, 0)
+
+
+@dg.asset(partitions_def=vendor_year_partitions, config_schema={"fail": bool})
+def stand_in(context: dg.AssetExecutionContext) -> None:
+    """A vendor-year asset whose runs carry the same partition tags as the real sync's, failing on demand."""
+    if context.op_execution_context.op_config["fail"]:
+        raise RuntimeError("site down")
+
+
+def run_partition(instance: dg.DagsterInstance, vendor: str, year: int, fail: bool,
+                  tags: dict[str, str] | None = None) -> str:
+    result = dg.materialize([stand_in], instance=instance, partition_key=partition_key(vendor, year), tags=tags,
+                            run_config={"ops": {"stand_in": {"config": {"fail": fail}}}}, raise_on_error=False)
+    assert result.success is not fail
+    return result.run_id
 
 
 def test_daily_schedule_syncs_current_and_previous_year_of_enabled_vendors(
@@ -63,37 +105,135 @@ def test_retry_sensor_retries_a_failed_partition_once(tmp_path: Path, migrated_d
                             resources={"settings": settings, "warehouse": WarehouseResource(settings=settings),
                                        "scraper": ScraperResource(settings=settings)}, raise_on_error=False)
     assert not failed.success  # the site is down: the run fails rather than storing an empty success
-    requests = retry_failed_partitions(dg.build_sensor_context(instance=instance))
+    requests = tick(retry_failed_partitions, instance).run_requests
     assert [(str(r.partition_key), r.tags[RETRY_TAG]) for r in requests] == [
         ("ornament_shop_com|2020", failed.run_id)]
     assert requests[0].run_key == f"retry:{failed.run_id}"
 
-    # A failed retry is not retried again.
+    # A failed retry is not retried again, and the failure it retried is not retried twice.
     retry = dg.materialize(SYNC_ASSETS,
                            partition_key=partition_key("ornament_shop_com", 2020), instance=instance,
                            tags={RETRY_TAG: failed.run_id},
                            resources={"settings": settings, "warehouse": WarehouseResource(settings=settings),
                                       "scraper": ScraperResource(settings=settings)}, raise_on_error=False)
     assert not retry.success
-    assert keys(retry_failed_partitions(dg.build_sensor_context(instance=instance))) == ["ornament_shop_com|2020"]
+    assert skip_message(tick(retry_failed_partitions, instance)) == (
+        "no retry requested: 2 failed run(s) in 3 days; 1 a retry itself, 1 already retried")
+
+
+def test_retry_sensor_skips_a_partition_that_succeeded_since(quick_retry: None) -> None:
+    """Old behaviour: a failure was retried even when the partition had been synced successfully since."""
+    instance = dg.DagsterInstance.ephemeral()
+    healed = run_partition(instance, "ornament_shop_com", 2020, fail=True)
+    run_partition(instance, "ornament_shop_com", 2020, fail=False)   # e.g. the next daily schedule
+    still_down = run_partition(instance, "hallmark_ornaments_com", 2021, fail=True)
+    result = tick(retry_failed_partitions, instance)
+    assert [(str(r.partition_key), r.tags[RETRY_TAG]) for r in result.run_requests] == [
+        ("hallmark_ornaments_com|2021", still_down)]
+    assert healed not in {r.tags[RETRY_TAG] for r in result.run_requests}
+
+    # With the other partition also healed, nothing is requested and the tick says why.
+    run_partition(instance, "hallmark_ornaments_com", 2021, fail=False)
+    assert skip_message(tick(retry_failed_partitions, instance)) == (
+        "no retry requested: 2 failed run(s) in 3 days; 2 succeeded since")
+
+
+def test_retry_sensor_retries_only_the_latest_of_failures_in_a_row(quick_retry: None) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    run_partition(instance, "hookedonhallmark_com", 2019, fail=True)
+    latest = run_partition(instance, "hookedonhallmark_com", 2019, fail=True)
+    result = tick(retry_failed_partitions, instance)
+    assert [r.run_key for r in result.run_requests] == [f"retry:{latest}"]
+
+
+def test_retry_sensor_waits_for_the_delay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_config(tmp_path / "slow.json", monkeypatch, 60)
+    instance = dg.DagsterInstance.ephemeral()
+    run_partition(instance, "ornament_shop_com", 2020, fail=True)
+    assert skip_message(tick(retry_failed_partitions, instance)).endswith("; 1 not due yet")
+
+
+def observe(instance: dg.DagsterInstance, vendor: str, years: list[int]) -> None:
+    """What a discover_year_links run records for one vendor."""
+    instance.report_runless_asset_event(dg.AssetObservation(
+        year_index_key(vendor), metadata={"years": dg.MetadataValue.json(years)}))
+
+
+def test_new_year_sensor_decides_from_readings_and_never_reads_a_site(quick_retry: None) -> None:
+    """Old behaviour: the tick itself opened a browser per vendor (it required the `scraper` resource)."""
+    instance = dg.DagsterInstance.ephemeral()
+    first = tick(new_year_links, instance)
+    [reading] = first.run_requests   # nothing read yet: a reading of the year indexes is requested
+    assert reading.job_name == "discover_year_links"
+    instance.create_run_for_job(discover_year_links, status=dg.DagsterRunStatus.NOT_STARTED)
+    queued = tick(new_year_links, instance, first.cursor)
+    assert "year index not read yet" in skip_message(queued) and "is NOT_STARTED" in skip_message(queued)
+
+    base = [2018, 2019, 2020]
+    for vendor in VENDOR_KEYS:
+        observe(instance, vendor, base)
+    baseline = tick(new_year_links, instance, queued.cursor)
+    assert "hookedonhallmark_com: first reading (3 years) kept as the baseline" in skip_message(baseline)
+    assert skip_message(tick(new_year_links, instance, baseline.cursor)).count("no new reading") == 3
+
+    observe(instance, "hookedonhallmark_com", [*base, 2021, CURRENT_YEAR + 1])   # next year is no partition yet
+    observe(instance, "ornament_shop_com", [2019, 2020])   # a year that vanished is the sync's concern, not this
+    later = tick(new_year_links, instance, baseline.cursor)
+    assert [(r.job_name, str(r.partition_key), r.run_key) for r in later.run_requests] == [
+        ("sync_vendor_year", "hookedonhallmark_com|2021", "new-year:hookedonhallmark_com|2021")]
+    assert json.loads(later.cursor)["hookedonhallmark_com"]["years"] == [*base, 2021, CURRENT_YEAR + 1]
+
+
+def test_new_year_sensor_reads_an_old_cursor(quick_retry: None) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    instance.create_run_for_job(discover_year_links, status=dg.DagsterRunStatus.STARTED)
+    observe(instance, "ornament_shop_com", [2019, 2020])
+    old = json.dumps({"ornament_shop_com": [2019]})   # the cursor the browser-in-tick sensor left
+    assert keys(tick(new_year_links, instance, old).run_requests) == ["ornament_shop_com|2020"]
 
 
 @pytest.mark.browser
-def test_new_year_link_sensor_syncs_the_new_partition(replica: ReplicaHandle, pipeline_config: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_year_discovery_records_each_index_and_fails_loudly_on_one_cut_short(
+        replica: ReplicaHandle, pipeline_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONFIG_PATH", str(pipeline_config))
     settings = SettingsResource(config_path=str(pipeline_config))
-    scraper = ScraperResource(settings=settings)
+    resources = {"settings": settings, "scraper": ScraperResource(settings=settings)}
     instance = dg.DagsterInstance.ephemeral()
-    with dg.build_sensor_context(instance=instance, resources={"scraper": scraper}) as context:
-        first = new_year_links(context)  # the context closes the browsers on exit
-    assert first.run_requests == []  # the first look only records what is there
-    seen = json.loads(first.cursor)
-    assert set(seen) == set(VENDOR_KEYS) and 2020 in seen["hookedonhallmark_com"]
+    replica.set_faults("ornament_shop_com:truncate=1,truncate_at=0.6")
+    cut = discover_year_links.execute_in_process(instance=instance, resources=resources, raise_on_error=False)
+    assert not cut.success
+    [failure] = [e for e in cut.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.message
+    assert "ornament_shop_com: http://" in message and ("incomplete" in message or "no year links" in message)
+    # A short index is never recorded as "these are the years"; the others are.
+    assert instance.fetch_observations(year_index_key("ornament_shop_com"), limit=1).records == []
+    for vendor in ("hookedonhallmark_com", "hallmark_ornaments_com"):
+        [record] = instance.fetch_observations(year_index_key(vendor), limit=1).records
+        assert 2020 in observed_years(record) and record.run_id == cut.run_id
+    result = tick(new_year_links, instance)
+    assert "ornament_shop_com: year index not read yet" in skip_message(result)
+    assert f"last reading {cut.run_id} FAILURE" in skip_message(result)
 
-    # As if 2020 had not been there at the last look: its page is now new.
-    seen["hookedonhallmark_com"].remove(2020)
-    with dg.build_sensor_context(instance=instance, cursor=json.dumps(seen), resources={"scraper": scraper}) as context:
-        later = new_year_links(context)
-    assert keys(later.run_requests) == ["hookedonhallmark_com|2020"]
-    assert 2020 in json.loads(later.cursor)["hookedonhallmark_com"]
+    replica.set_faults(None)
+    whole = discover_year_links.execute_in_process(instance=instance, resources=resources)
+    assert set(whole.output_for_node("read_year_indexes")) == set(VENDOR_KEYS)
+    [record] = instance.fetch_observations(year_index_key("ornament_shop_com"), limit=1).records
+    assert 2020 in observed_years(record)
+
+
+def test_offers_refresh_once_after_updates_and_remembers_them() -> None:
+    """An update of any vendor-year requests one refresh of cross_vendor_offers; without another, none follows.
+    (The condition waits while products is in progress, so a backfill's burst gives one refresh at its end.)"""
+    from ornament_pipeline.definitions import defs
+
+    assets = defs
+    instance = dg.DagsterInstance.ephemeral()
+    first = dg.evaluate_automation_conditions(defs=assets, instance=instance)
+    assert first.total_requested == 0
+    for year in ("2019", "2020"):
+        instance.report_runless_asset_event(dg.AssetMaterialization(
+            "products", partition=dg.MultiPartitionKey({"vendor": "ornament_shop_com", "year": year})))
+    second = dg.evaluate_automation_conditions(defs=assets, instance=instance, cursor=first.cursor)
+    assert second.get_requested_partitions(dg.AssetKey("cross_vendor_offers")) == {None}
+    third = dg.evaluate_automation_conditions(defs=assets, instance=instance, cursor=second.cursor)
+    assert third.total_requested == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from ornament_pipeline.cli.dev import write_instance_yaml
 from ornament_pipeline.db.engine import sqlalchemy_url
 from ornament_pipeline.db.migrations import ensure_database
 from ornament_pipeline.pipeline.launch import Dagster, vendor_partitions
@@ -44,7 +44,7 @@ def dagster(tmp_path: Path, replica: ReplicaHandle, migrated_db_url: str, redis_
     ensure_database(storage_url)
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    write_instance_yaml(home)  # the project's dagster.yaml on Postgres storage, as `ornaments dev` writes it
     config = write_config(tmp_path / "e2e.json", replica, migrated_db_url, redis_url=redis_url)
     env = {**os.environ, "DAGSTER_HOME": str(home), "DAGSTER_PG_URL": storage_url, "CONFIG_PATH": str(config),
            "DATABASE_URL": migrated_db_url, "SE_OFFLINE": "true"}

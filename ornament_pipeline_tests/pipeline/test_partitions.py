@@ -172,3 +172,31 @@ def test_sync_by_query_rereads_matching_products(replica: ReplicaHandle, resourc
     result = job.execute_in_process(run_config={"ops": {"resync_by_query": {"config": config}}},
                                     instance=dg.DagsterInstance.ephemeral())
     assert result.success and result.output_for_node("resync_by_query") == {"requested": 0, "stored": 0}
+
+
+def test_materializations_say_what_a_person_needs(replica: ReplicaHandle, resources: dict,
+                                                 migrated_db_url: str) -> None:
+    """Previews with SKU, condition and dollar prices; the Postgres table of each asset with its real columns and
+    the partition's row count."""
+    vendor, year = "ornament_shop_com", 2020
+    result = materialize(resources, vendor, year, dg.DagsterInstance.ephemeral())
+    assert result.success
+    preview = result.asset_materializations_for_node("vendor_listings")[0].metadata["preview"].value
+    header = preview.splitlines()[0]
+    assert all(column in header for column in ("sku", "condition", "price", "availability"))
+    some = next(iter(truth(replica, vendor, year).values()))
+    assert f"${some[6]:,.2f}" in preview or "_and " in preview
+    materialized = {m.asset_key.to_user_string(): m.metadata for m in result.asset_materializations_for_node(
+        "warehouse_merge")}
+    for table in ("products", "price_history"):
+        metadata = materialized[table]
+        assert metadata["dagster/table_name"].value == f"public.{table}"
+        columns = {c.name: c.type for c in metadata["dagster/column_schema"].value.columns}
+        assert columns["price"] == "numeric(10,2)"
+    with create_engine(sqlalchemy_url(migrated_db_url)).connect() as conn:
+        count = conn.execute(text("SELECT count(*) FROM products WHERE vendor = :v AND partition_year = :y"),
+                             {"v": vendor, "y": year}).scalar_one()
+    assert materialized["products"]["dagster/partition_row_count"].value == count > 0
+    spec_tables = {spec.key.to_user_string(): spec.metadata.get("dagster/table_name")
+                   for spec in defs.resolve_all_asset_specs()}
+    assert spec_tables["products"] == "public.products" and spec_tables["vendor_listings"] == "public.scrapes"

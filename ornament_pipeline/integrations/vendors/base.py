@@ -20,6 +20,7 @@ from ornament_pipeline.integrations.errors import ParseError, ScrapeError, YearS
 from ornament_pipeline.integrations.fetch import Fetcher, Page
 from ornament_pipeline.integrations.normalise import absolute_url
 from ornament_pipeline.integrations.parsers.common import ListingPage, PageShapeError, PartialListing
+from ornament_pipeline.integrations.progress import ScrapeProgress, as_progress
 from ornament_pipeline.integrations.year_links_cache import YearLinksCache
 from ornament_pipeline.listing import Listing
 from ornament_pipeline.vendors import LIVE_BASE_URLS
@@ -43,7 +44,8 @@ const tick = () => {
 };
 tick();
 """
-Progress = Callable[[str], None]
+# A reporter, or what one is made of: a logger or a `str -> None` callable (None: Python logging).
+Progress = ScrapeProgress | logging.Logger | Callable[[str], None]
 
 
 class Integration:
@@ -79,7 +81,18 @@ class Integration:
         if cache is None:
             cache = YearLinksCache(redis_client(self.settings), self.settings.redis.year_links_ttl_seconds)
         self.cache = cache
-        self.progress = progress or (lambda message: log.info("%s", message))
+        self._progress = as_progress(progress)
+
+    @property
+    def progress(self) -> ScrapeProgress:
+        """Where this integration and its fetcher report pages, retries and failures."""
+        return self._progress
+
+    @progress.setter
+    def progress(self, progress: Progress | None) -> None:
+        self._progress = as_progress(progress)
+        if self._fetcher is not None:
+            self._fetcher.progress = self._progress
 
     # -- resources -------------------------------------------------------------------------------
     @property
@@ -93,7 +106,7 @@ class Integration:
     def fetcher(self) -> Fetcher:
         if self._fetcher is None:
             self._fetcher = Fetcher(self.vendor, self.base_url, self.settings, self.policy, self.pool,
-                                    static_pages=self.static_pages)
+                                    static_pages=self.static_pages, progress=self.progress)
         return self._fetcher
 
     def close(self) -> None:
@@ -126,9 +139,16 @@ class Integration:
         """The year index, believed only when the page shows its own end (the parser checks; a page cut
         short raises "year index incomplete" and is retried by the fetch policy, and nothing is cached:
         a year missing from a short index would look like "the vendor has no page for this year")."""
-        return self.fetcher.fetch(self.year_index_url, self._guarded(
-            lambda page: self.parser.parse_year_index(page.html, page.final_url, raw=not page.navigated)
-        ), static=True)
+        with self.progress, self.progress.phase(self.vendor, "year index", expected=1):
+            try:
+                links = self.fetcher.fetch(self.year_index_url, self._guarded(
+                    lambda page: self.parser.parse_year_index(page.html, page.final_url, raw=not page.navigated)
+                ), static=True)
+            except ScrapeError as exc:
+                self.progress.failed(exc.vendor, exc.url, exc.reason, exc.status)
+                raise
+            self.progress.page_done()
+        return links
 
     def _guarded(self, step: Callable[..., T]) -> Callable[..., T]:
         """`step` (a parse or browser step) with any unexpected exception turned into a page error naming
@@ -214,14 +234,16 @@ class Integration:
                 parsed = self.scrape_listing_page(url, year, first_page)
             except ScrapeError as exc:
                 result.failed_pages.append(exc)
+                self.progress.failed(exc.vendor, exc.url, exc.reason, exc.status)
                 return
             result.pages_visited += 1
-            self.progress(f"{self.vendor} {year}: page {result.pages_visited}, {len(found)} listings so far")
             if first_page and follow_links and parsed.view_all_url and parsed.view_all_url not in visited:
+                self._page_done(url, parsed, found, more=1)
                 url, first_page = parsed.view_all_url, False
                 visited.discard(parsed.view_all_url)
                 continue
             if first_page and follow_links and not parsed.items and parsed.subcategory_urls:
+                self._page_done(url, parsed, found, more=len(parsed.subcategory_urls))
                 for sub in parsed.subcategory_urls:
                     self._crawl(sub, year, result, found, follow_links=False)
                 return
@@ -230,34 +252,47 @@ class Integration:
             for item in parsed.items:
                 chain_keys.add(_key(item))
                 found.setdefault(_key(item), item)
+            self._page_done(url, parsed, found, more=1 if parsed.next_url and parsed.next_url not in visited else 0)
             url = parsed.next_url
         if expected is not None and len(visited) > 1 and len(chain_keys) != expected:
-            result.failed_pages.append(
-                ParseError(
-                    self.vendor, start, f"category says {expected} products but its pages show {len(chain_keys)}"
-                )
-            )
+            shown = len(chain_keys)
+            short = ParseError(self.vendor, start, f"category says {expected} products but its pages show {shown}")
+            result.failed_pages.append(short)
+            self.progress.failed(short.vendor, short.url, short.reason)
+
+    def _page_done(self, url: str, parsed: ListingPage, found: dict[str, Listing | PartialListing],
+                   more: int) -> None:
+        if more:
+            self.progress.expect(more)
+        self.progress.listing_page_done(url, len(parsed.items), len(found), parsed.expected_count)
 
     def get_ornaments_by_year(self, year: int) -> YearScrape:
         """Every listing of `year` (all pages, View All, no duplicates) and the pages that failed."""
+        with self.progress:
+            return self._year(year)
+
+    def _year(self, year: int) -> YearScrape:
         result = YearScrape(self.vendor, year)
+        scope = f"{self.vendor} {year}"
         try:
             links = self.get_year_links()
         except ScrapeError as exc:
-            result.failed_pages.append(exc)
+            result.failed_pages.append(exc)  # reported by _year_index
             return result
         if year not in links:
             return result  # the vendor has no page for this year: an empty, complete result
         result.year_url = links[year]
         found: dict[str, Listing | PartialListing] = {}
-        self._crawl(self.year_start_url(links[year]), year, result, found)
+        with self.progress.phase(scope, "listing pages", expected=1):
+            self._crawl(self.year_start_url(links[year]), year, result, found)
         partial = [item for item in found.values() if isinstance(item, PartialListing)]
         complete = {key: item for key, item in found.items() if isinstance(item, Listing)}
         if partial:
-            self.progress(f"{self.vendor} {year}: {len(partial)} tiles need their product page")
-        for listing in self._products(partial, year, result):
-            if listing is not None:
-                complete.setdefault(listing.vendor_id, listing)
+            with self.progress.phase(scope, "product pages of tiles that lack a field", expected=len(partial)):
+                products = self._products(partial, year, result)
+            for listing in products:
+                if listing is not None:
+                    complete.setdefault(listing.vendor_id, listing)
         result.listings = _dedupe(complete.values())
         return result
 
@@ -271,11 +306,11 @@ class Integration:
             except ScrapeError as exc:
                 with lock:
                     result.failed_pages.append(exc)
+                self.progress.failed(exc.vendor, exc.url, exc.reason, exc.status)
                 return None
             with lock:
                 result.pages_visited += 1
-                if result.pages_visited % 25 == 0:
-                    self.progress(f"{self.vendor} {year}: {result.pages_visited} pages")
+            self.progress.page_done()  # summarised by the heartbeat and the phase's end, not a line a page
             if listing.release_year is None:
                 listing = replace(listing, release_year=item.release_year or year)
             return listing

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from types import ModuleType
+from typing import ClassVar
 
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
@@ -82,7 +84,7 @@ class HallmarkOrnaments(Integration):
     """3dcart (older theme): `a.subcat` year links, `?viewall=1`, `.product-count`, hover quick views."""
 
     vendor = HALLMARK_ORNAMENTS
-    parser = parser
+    parser: ClassVar[ModuleType] = parser
     scripted_listings = True  # tiles come from an XHR after load; quick-view links show on hover
 
     def year_start_url(self, year_url: str) -> str:

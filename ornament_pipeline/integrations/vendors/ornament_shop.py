@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import ClassVar
+
 from ornament_pipeline.integrations.parsers import ornament_shop as parser
 from ornament_pipeline.integrations.vendors.base import Integration
 from ornament_pipeline.vendors import ORNAMENT_SHOP
@@ -11,4 +14,4 @@ class OrnamentShop(Integration):
     """BigCommerce (Cornerstone): `article.card` tiles, `li.pagination-item--next` links."""
 
     vendor = ORNAMENT_SHOP
-    parser = parser
+    parser: ClassVar[ModuleType] = parser
