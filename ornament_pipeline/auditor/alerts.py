@@ -6,7 +6,7 @@ exactly once; the unique idempotency key (watch, event, kind) guards the same th
 
 The stream is read in (txid, id) order, and only below the oldest transaction of this database still running
 (the watermark): ids are assigned at insert, not at commit, so an id-only cursor could pass over the events of
-a long merge that commits after a shorter one (see sql/migrations/0004_auditor.sql).
+a long merge that commits after a shorter one (see ornament_pipeline/sql/migrations/0004_auditor.sql).
 """
 
 from __future__ import annotations
