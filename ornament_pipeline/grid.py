@@ -151,7 +151,8 @@ class LocalGrid:
         publish, subscribe = free_port(), free_port()
         bus = ["--publish-events", f"tcp://{HOST}:{publish}", "--subscribe-events", f"tcp://{HOST}:{subscribe}"]
         try:
-            self.hub = self._spawn("hub", self.port, ["hub", *bus])
+            # A dead node is only taken out of rotation by the hub's health check (default every 120 s).
+            self.hub = self._spawn("hub", self.port, ["hub", *bus, "--healthcheck-interval", "5"])
             self._wait(lambda status: True, "the hub to answer /status")
             for index in range(1, self.node_count + 1):
                 self.nodes.append(self._spawn(f"node{index}", free_port(), [
