@@ -161,3 +161,34 @@ def test_node_killed_mid_scrape_the_pool_carries_on_with_the_other(
     assert stored(migrated_db_url, vendor, year) == truth(replica, vendor, year)
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert checks["scrape_complete"].passed, checks["scrape_complete"].metadata
+
+
+def test_node_killed_while_it_starts_a_session_the_pool_asks_the_grid_again(
+    clean_replica: ReplicaHandle, own_grid: LocalGrid, no_cache
+) -> None:
+    """The hub keeps routing new sessions to a dead node until its health check: the pool must ask again
+    (a SessionNotCreatedException out of `acquire()` would fail the whole partition)."""
+    by_url = {node.url: node for node in own_grid.nodes}
+    killed: list[str] = []
+
+    def kill_the_node_starting_a_session() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for uri, ids in own_grid.sessions_by_node().items():
+                if "reserved" in ids:  # the hub has given this node the request; its Chromium is starting
+                    by_url[uri].kill()
+                    killed.append(uri)
+                    return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_the_node_starting_a_session, daemon=True)
+    killer.start()
+    vendor = "hookedonhallmark_com"
+    settings = make_settings(clean_replica.base_urls, remote_url=own_grid.url)
+    expected = clean_replica.truth(vendor, 2020)[:3]
+    with DriverPool(settings, 1) as remote_pool:
+        integration = get_integration(vendor, settings, remote_pool, cache=no_cache)
+        got = [integration.get_ornament_by_url(item.link) for item in expected]
+    killer.join(timeout=10)
+    assert killed, "no session start was seen on the Grid"
+    assert got == expected
