@@ -108,7 +108,8 @@ def test_sessions_land_on_both_nodes(clean_replica: ReplicaHandle, grid: LocalGr
             got = list(executor.map(lambda item: integration.get_ornament_by_url(item.link), expected))
         assert remote_pool.created == 2
     assert got == expected
-    assert watch.nodes_used() == {node.url for node in grid.nodes}, watch.first_seen
+    used = watch.nodes_used()
+    assert len(used) == 2 and used <= {node.url for node in grid.nodes}, watch.first_seen  # two distinct nodes
 
 
 @pytest.fixture
