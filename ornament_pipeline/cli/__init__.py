@@ -12,6 +12,7 @@ from ornament_pipeline.cli import db
 from ornament_pipeline.cli.dev import dev
 from ornament_pipeline.cli.sync import sync
 from ornament_pipeline.config import ConfigError
+from ornament_pipeline.grid import grid
 from ornament_pipeline.integrations.cli import scrape
 from ornament_pipeline.replica.cli import app as replica_app
 from ornament_pipeline.server.cli import api_keys_app, serve
@@ -25,6 +26,7 @@ app.command("sync")(sync)
 app.add_typer(watch_app, name="watch")
 app.add_typer(api_keys_app, name="api-keys")
 app.command("serve")(serve)
+app.command("grid")(grid)
 
 
 def main() -> None:

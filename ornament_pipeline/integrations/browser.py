@@ -23,6 +23,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from selenium import webdriver
+from selenium.common.exceptions import SessionNotCreatedException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.client_config import ClientConfig
 from selenium.webdriver.remote.remote_connection import RemoteConnection
@@ -39,6 +41,9 @@ from ornament_pipeline.config import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# A Grid keeps handing new sessions to a node that died until its health check marks it down: a remote
+# session that could not be created is asked for again, this many times, waiting 1, 2, 4... seconds between.
+REMOTE_SESSION_ATTEMPTS = 6
 
 CHROMIUM_ARGS = (
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -275,7 +280,17 @@ class DriverPool:
         self.close()
 
     def _new(self) -> PooledDriver:
-        driver, profile = make_driver(self.settings, self.page_timeout)
+        attempts = REMOTE_SESSION_ATTEMPTS if self.settings.selenium.remote_url else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                driver, profile = make_driver(self.settings, self.page_timeout)
+                break
+            except SessionNotCreatedException as exc:
+                if attempt == attempts:
+                    raise
+                first_line = (exc.msg or "").splitlines()[0] if exc.msg else type(exc).__name__
+                log.warning("remote WebDriver session not created (%s); asking again", first_line)
+                time.sleep(min(2 ** (attempt - 1), 8))
         pooled = PooledDriver(driver, profile)
         with self._lock:
             self._all.append(pooled)
