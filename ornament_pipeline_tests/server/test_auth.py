@@ -153,7 +153,8 @@ def test_server_config_from_config_and_env(monkeypatch: pytest.MonkeyPatch, tmp_
                                           r" greater than or equal to 1"):
         load_settings(path)
     monkeypatch.setenv("ORNAMENTS_API_OPEN_READS", "maybe")
-    with pytest.raises(ConfigError, match="server.open_reads: Input should be a valid boolean"):
+    with pytest.raises(ConfigError, match=r"server.open_reads \(set by ORNAMENTS_API_OPEN_READS\): Input should be a"
+                                          r" valid boolean"):
         load_settings(path)
 
 
