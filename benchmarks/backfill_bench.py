@@ -49,6 +49,7 @@ from ornament_pipeline_tests.pipeline.conftest import write_config
 REPO = Path(__file__).resolve().parents[1]
 # Columns that differ between two warehouses holding the same products (surrogate keys, wall-clock times).
 VOLATILE = {"id"}
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # side A's event log stays off the screen
 
 
 def parse_years(spec: str) -> list[int]:
@@ -86,7 +87,7 @@ def side_a(config: Path, keys: list[dg.MultiPartitionKey]) -> float:
     start = time.perf_counter()
     for key in keys:
         result = dg.materialize(SYNC_ASSETS, partition_key=key, resources=resources, instance=instance,
-                                raise_on_error=False)
+                                raise_on_error=False, run_config=QUIET)
         if not result.success:
             raise SystemExit(f"side A: in-process materialization of {key} failed")
     return time.perf_counter() - start
@@ -154,38 +155,43 @@ def side_b(dagster: Dagster, partitions: list[str], vendor: str, tmp: Path) -> t
     return wall, [{**r, "launched": start} for r in sorted(runs, key=lambda r: r["startTime"])]
 
 
+def run_marks(instance: dg.DagsterInstance, run: dict, previous_end: float) -> dict[str, float]:
+    """Seconds between the events that mark one run's phases (from its event log on Postgres storage)."""
+    events = [e for e in instance.all_logs(run["runId"]) if e.dagster_event is not None]
+
+    def at(kind: str, message: str = "") -> list[float]:
+        found = [e.timestamp for e in events if e.dagster_event_type.value == kind
+                 and (e.dagster_event.message or e.user_message).startswith(message)]
+        if not found:
+            raise SystemExit(f"run {run['runId']}: no {kind} {message} event in its log:\n"
+                             + "\n".join(f"{e.dagster_event_type.value} {e.dagster_event.message}" for e in events))
+        return found
+
+    steps = {e.step_key: e.timestamp for e in events if e.dagster_event_type.value == "STEP_START"}
+    ends = {e.step_key: e.timestamp for e in events if e.dagster_event_type.value == "STEP_SUCCESS"}
+    process_up = at("ENGINE_EVENT", "Started process for run")[0]
+    marks = {
+        # Dagster 1.13 logs no RUN_DEQUEUED: the queue daemon's pick-up shows as RUN_STARTING.
+        "previous run end (or launch) -> starting (queue)": at("PIPELINE_STARTING")[0] - previous_end,
+        "starting -> run process up (spawn, imports)": process_up - at("PIPELINE_STARTING")[0],
+        "process up -> run start (code load, plan)": at("PIPELINE_START")[0] - process_up,
+        "run start -> first step (resource init)": min(steps.values()) - at("PIPELINE_START")[0],
+        "last step -> run success": at("PIPELINE_SUCCESS")[0] - max(ends.values()),
+        "run success -> process exit": at("ENGINE_EVENT")[-1] - at("PIPELINE_SUCCESS")[0],
+    }
+    for step, started in steps.items():
+        marks[f"step {step}"] = ends[step] - started
+    marks["steps total"] = sum(ends[s] - steps[s] for s in steps)
+    return marks
+
+
 def breakdown(runs: list[dict]) -> dict[str, list[float]]:
-    """Per run, seconds between the events that mark its phases (from its event log on Postgres storage)."""
+    """Every run's phase durations, by phase."""
     phases: dict[str, list[float]] = {}
     instance = dg.DagsterInstance.get()  # DAGSTER_HOME / DAGSTER_PG_URL of side B
     previous_end = runs[0]["launched"]
     for run in runs:
-        events = [e for e in instance.all_logs(run["runId"]) if e.dagster_event is not None]
-
-        def first(kind: str, message: str | None = None, events: list = events) -> float:
-            return next(e.timestamp for e in events if e.dagster_event_type.value == kind
-                        and (message is None or e.user_message.startswith(message)))
-
-        def last(kind: str, events: list = events) -> float:
-            return [e.timestamp for e in events if e.dagster_event_type.value == kind][-1]
-
-        steps = {e.step_key: e.timestamp for e in events if e.dagster_event_type.value == "STEP_START"}
-        ends = {e.step_key: e.timestamp for e in events if e.dagster_event_type.value == "STEP_SUCCESS"}
-        marks = {
-            "previous run end (or launch) -> dequeued": first("PIPELINE_DEQUEUED") - previous_end,
-            "dequeued -> launcher starting": first("PIPELINE_STARTING") - first("PIPELINE_DEQUEUED"),
-            "starting -> run process up (spawn, imports)": first("ENGINE_EVENT", "Started process for run")
-            - first("PIPELINE_STARTING"),
-            "process up -> run start (code load, plan)": first("PIPELINE_START")
-            - first("ENGINE_EVENT", "Started process for run"),
-            "run start -> first step (resource init)": min(steps.values()) - first("PIPELINE_START"),
-            "last step -> run success": first("PIPELINE_SUCCESS") - max(ends.values()),
-            "run success -> process exit": last("ENGINE_EVENT") - first("PIPELINE_SUCCESS"),
-        }
-        for step, started in steps.items():
-            marks[f"step {step}"] = ends[step] - started
-        marks["steps total"] = sum(ends[s] - steps[s] for s in steps)
-        for name, seconds in marks.items():
+        for name, seconds in run_marks(instance, run, previous_end).items():
             phases.setdefault(name, []).append(seconds)
         previous_end = run["endTime"]
     return phases
