@@ -27,12 +27,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from sqlalchemy import Connection, Engine, text
 
 from ornament_pipeline.config import AuditorConfig, Settings
+
+if TYPE_CHECKING:  # httpx (0.25 s) loads where a webhook is posted, not with the code location
+    import httpx
 
 log = logging.getLogger(__name__)
 alert_log = logging.getLogger("ornament_pipeline.auditor.alerts")
@@ -237,6 +239,8 @@ def _post_streamed(client: httpx.Client, webhook: WebhookConfig, body: bytes, he
                    cancelled: threading.Event, status: list[int]) -> Outcome | None:
     """One POST, its answer read to the end in chunks; None as soon as `cancelled` is seen between reads.
     The status code goes into `status` as soon as it is known (the attempt's row shows it if the body is late)."""
+    import httpx
+
     try:
         with client.stream("POST", webhook.url, content=body, headers=headers,
                            timeout=webhook.timeout_seconds) as response:
@@ -352,7 +356,10 @@ def deliver_due(engine: Engine, webhook: WebhookConfig | None, policy: RetryPoli
     deadline = time.monotonic() + budget_seconds
     total, lock = DeliveryReport(), threading.Lock()
     own_client = client is None
-    client = client or httpx.Client(follow_redirects=False)
+    if client is None:
+        import httpx
+
+        client = httpx.Client(follow_redirects=False)
 
     def going() -> bool:
         return time.monotonic() < deadline and not (stop is not None and stop.is_set())
