@@ -18,20 +18,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
-import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -45,8 +38,8 @@ from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResour
 from ornament_pipeline.replica.testing import ReplicaHandle, running_replica
 from ornament_pipeline.vendors import FIRST_YEAR, VENDOR_KEYS
 from ornament_pipeline_tests.pipeline.conftest import write_config
+from ornament_pipeline_tests.pipeline.deployment import running_dagster
 
-REPO = Path(__file__).resolve().parents[1]
 # Columns that differ between two warehouses holding the same products (surrogate keys, wall-clock times).
 VOLATILE = {"id"}
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # side A's event log stays off the screen
@@ -55,12 +48,6 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # side A
 def parse_years(spec: str) -> list[int]:
     first, _, last = spec.partition("-")
     return list(range(int(first), int(last or first) + 1))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def products(url: str, vendor: str) -> set[tuple]:
@@ -91,46 +78,6 @@ def side_a(config: Path, keys: list[dg.MultiPartitionKey]) -> float:
         if not result.success:
             raise SystemExit(f"side A: in-process materialization of {key} failed")
     return time.perf_counter() - start
-
-
-@contextmanager
-def deployment(tmp: Path, env: dict[str, str]) -> Iterator[Dagster]:
-    """dagster-daemon and dagster-webserver on 127.0.0.1, each in its own process group."""
-    port = _free_port()
-    bin_dir = Path(sys.executable).parent
-    workspace = ["-w", str(REPO / "workspace.yaml")]
-    logs = [open(tmp / name, "wb") for name in ("daemon.log", "webserver.log")]  # noqa: SIM115
-    procs = [subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", *workspace], env=env, cwd=REPO,
-                              stdout=logs[0], stderr=subprocess.STDOUT, start_new_session=True),
-             subprocess.Popen([str(bin_dir / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), *workspace],
-                              env=env, cwd=REPO, stdout=logs[1], stderr=subprocess.STDOUT, start_new_session=True)]
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-                raise SystemExit("webserver did not start:\n" + (tmp / "webserver.log").read_text()[-3000:])
-            time.sleep(1)
-        yield Dagster(url)
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            try:  # code servers and run workers the daemon or webserver started
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for log in logs:
-            log.close()
 
 
 def side_b(dagster: Dagster, partitions: list[str], vendor: str, tmp: Path) -> tuple[float, list[dict]]:
@@ -235,7 +182,7 @@ def run_side_b(replica: ReplicaHandle, urls: dict[str, str], keys: list[dg.Multi
     env = {"DAGSTER_HOME": str(home), "DAGSTER_PG_URL": urls["dagster"], "CONFIG_PATH": str(config),
            "DATABASE_URL": urls["b"], "SE_OFFLINE": "true"}
     os.environ.update(env)  # this process reads side B's event logs afterwards
-    with deployment(tmp, {**os.environ, **env}) as dagster:
+    with running_dagster(tmp, {**os.environ, **env}, startup_seconds=180) as dagster:
         wall, runs = side_b(dagster, [str(k) for k in keys], vendor, tmp)
     return wall, runs, breakdown(runs)
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -22,20 +20,12 @@ from ornament_pipeline.pipeline.partitions import YEARS, partition_key
 from ornament_pipeline.replica.testing import ReplicaHandle
 from ornament_pipeline_tests.conftest import drop_database
 from ornament_pipeline_tests.pipeline.conftest import write_config
+from ornament_pipeline_tests.pipeline.deployment import running_dagster
 from ornament_pipeline_tests.pipeline.test_partitions import FIELDS, stored, truth
 
 pytestmark = pytest.mark.browser
-REPO = Path(__file__).resolve().parents[2]
 VENDOR = "hallmark_ornaments_com"
 BACKFILL_YEARS = 20
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -48,43 +38,10 @@ def dagster(tmp_path: Path, replica: ReplicaHandle, migrated_db_url: str, redis_
     config = write_config(tmp_path / "e2e.json", replica, migrated_db_url, redis_url=redis_url)
     env = {**os.environ, "DAGSTER_HOME": str(home), "DAGSTER_PG_URL": storage_url, "CONFIG_PATH": str(config),
            "DATABASE_URL": migrated_db_url, "SE_OFFLINE": "true"}
-    port = _free_port()
-    bin_dir = Path(sys.executable).parent
-    workspace = ["-w", str(REPO / "workspace.yaml")]
-    logs = [open(tmp_path / name, "wb") for name in ("daemon.log", "webserver.log")]  # noqa: SIM115
-    procs = [
-        # Each in its own process group: the code servers and run workers they start go down with them.
-        subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", *workspace], env=env, cwd=REPO,
-                         stdout=logs[0], stderr=subprocess.STDOUT, start_new_session=True),
-        subprocess.Popen([str(bin_dir / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), *workspace],
-                         env=env, cwd=REPO, stdout=logs[1], stderr=subprocess.STDOUT, start_new_session=True),
-    ]
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(1)
-        else:
-            pytest.fail("webserver did not start:\n" + (tmp_path / "webserver.log").read_text()[-3000:])
-        yield Dagster(url)
+        with running_dagster(tmp_path, env) as client:
+            yield client
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            try:  # a code server left behind (seen orphaned for minutes) holds the database open
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for log in logs:
-            log.close()
         create_engine(sqlalchemy_url(storage_url)).dispose()
         drop_database(storage_url.rsplit("/", 1)[1])
 
