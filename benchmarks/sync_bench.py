@@ -24,6 +24,7 @@ from ornament_pipeline.pipeline.partitions import YEARS, partition_key
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
 from ornament_pipeline.replica.testing import running_replica
 from ornament_pipeline.vendors import VENDOR_KEYS
+from ornament_pipeline_tests.pipeline.test_partitions import materialized
 
 
 def parse_years(text: str) -> list[int]:
@@ -43,7 +44,7 @@ def one_pass(resources: dict, partitions: list[tuple[str, int]]) -> dict[str, fl
         if not result.success:
             totals["failed_runs"] += 1
             continue
-        scraped = result.asset_materializations_for_node("vendor_listings")[0].metadata
+        scraped = materialized(result, "vendor_listings").metadata
         totals["listings"] += scraped["listings"].value
         totals["pages"] += scraped["pages_visited"].value
         totals["product_pages"] += scraped["product_pages_read"].value

@@ -20,6 +20,7 @@ def partition_key(vendor: str, year: int | str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"vendor": vendor, "year": str(year)})
 
 
-def vendor_and_year(context: dg.AssetExecutionContext) -> tuple[str, int]:
-    keys = context.partition_key.keys_by_dimension
+def split_key(key: str) -> tuple[str, int]:
+    """("hookedonhallmark_com", 1998) from the key `hookedonhallmark_com|1998`."""
+    keys = vendor_year_partitions.get_partition_key_from_str(key).keys_by_dimension
     return keys["vendor"], int(keys["year"])

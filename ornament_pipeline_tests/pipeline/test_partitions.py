@@ -29,6 +29,14 @@ def materialize(resources: dict, vendor: str, year: int, instance: dg.DagsterIns
                           instance=instance, raise_on_error=False)
 
 
+def materialized(result: dg.ExecuteInJobResult, asset: str) -> dg.AssetMaterialization:
+    """The run's (only) materialization of `asset` (one step writes all three sync assets)."""
+    found = [m for m in result.get_asset_materialization_events()
+             if m.asset_key == dg.AssetKey(asset)]
+    assert len(found) == 1, (asset, found)
+    return found[0].event_specific_data.materialization  # type: ignore[union-attr]
+
+
 def stored(url: str, vendor: str, year: int) -> dict[str, tuple]:
     engine = create_engine(sqlalchemy_url(url))
     with engine.connect() as conn:
@@ -102,7 +110,7 @@ def test_vendor_without_a_year_page_is_an_empty_success(resources: dict, migrate
     # The small replica has no 1973 ornaments at ornament_shop_com.
     result = materialize(resources, "ornament_shop_com", 1973, dg.DagsterInstance.ephemeral())
     assert result.success
-    materialization = result.asset_materializations_for_node("vendor_listings")[0]
+    materialization = materialized(result, "vendor_listings")
     assert materialization.metadata["status"].value == "vendor has no page for this year"
     assert materialization.metadata["listings"].value == 0
 
@@ -181,22 +189,21 @@ def test_materializations_say_what_a_person_needs(replica: ReplicaHandle, resour
     vendor, year = "ornament_shop_com", 2020
     result = materialize(resources, vendor, year, dg.DagsterInstance.ephemeral())
     assert result.success
-    preview = result.asset_materializations_for_node("vendor_listings")[0].metadata["preview"].value
+    preview = materialized(result, "vendor_listings").metadata["preview"].value
     header = preview.splitlines()[0]
     assert all(column in header for column in ("sku", "condition", "price", "availability"))
     some = next(iter(truth(replica, vendor, year).values()))
     assert f"${some[6]:,.2f}" in preview or "_and " in preview
-    materialized = {m.asset_key.to_user_string(): m.metadata for m in result.asset_materializations_for_node(
-        "warehouse_merge")}
+    tables = {name: materialized(result, name).metadata for name in ("products", "price_history")}
     for table in ("products", "price_history"):
-        metadata = materialized[table]
+        metadata = tables[table]
         assert metadata["dagster/table_name"].value == f"public.{table}"
         columns = {c.name: c.type for c in metadata["dagster/column_schema"].value.columns}
         assert columns["price"] == "numeric(10,2)"
     with create_engine(sqlalchemy_url(migrated_db_url)).connect() as conn:
         count = conn.execute(text("SELECT count(*) FROM products WHERE vendor = :v AND partition_year = :y"),
                              {"v": vendor, "y": year}).scalar_one()
-    assert materialized["products"]["dagster/partition_row_count"].value == count > 0
+    assert tables["products"]["dagster/partition_row_count"].value == count > 0
     spec_tables = {spec.key.to_user_string(): spec.metadata.get("dagster/table_name")
                    for spec in defs.resolve_all_asset_specs()}
     assert spec_tables["products"] == "public.products" and spec_tables["vendor_listings"] == "public.scrapes"

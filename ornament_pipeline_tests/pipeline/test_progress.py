@@ -81,7 +81,7 @@ def test_a_slow_faulty_scrape_reports_progress_retries_and_failures(
                                        "scraper": ScraperResource(settings=resource)}, raise_on_error=False)
     assert result.success
 
-    step = [e for e in instance.all_logs(result.run_id) if e.step_key == "vendor_listings"]
+    step = [e for e in instance.all_logs(result.run_id) if e.step_key == "vendor_year_sync"]
     start = next(e.timestamp for e in step if e.dagster_event and e.dagster_event.event_type_value == "STEP_START")
     end = next(e.timestamp for e in step if e.dagster_event and e.dagster_event.event_type_value == "STEP_SUCCESS")
     lines = [(e.timestamp, e.user_message, e.level) for e in step if e.dagster_event is None]

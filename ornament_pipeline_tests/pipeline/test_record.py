@@ -21,7 +21,7 @@ from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResour
 from ornament_pipeline.replica.testing import ReplicaHandle
 from ornament_pipeline_tests.pipeline.conftest import write_config
 from ornament_pipeline_tests.pipeline.test_crash_safety import wait_for_blocked
-from ornament_pipeline_tests.pipeline.test_partitions import materialize, stored, truth
+from ornament_pipeline_tests.pipeline.test_partitions import materialize, materialized, stored, truth
 
 pytestmark = pytest.mark.browser
 SHOP, HOH = "ornament_shop_com", "hookedonhallmark_com"
@@ -73,7 +73,7 @@ def test_identity_learned_later_reaches_history_the_stream_and_alerts_once(
     first_checks, second_checks = checks(first), checks(second)
     assert not first_checks["scrape_complete"].passed  # the unread product pages are named there
     assert first_checks["scrape_complete"].metadata["failed_pages"].value == len(expected)
-    held = first.asset_materializations_for_node("vendor_listings")[0].metadata["held_back_without_product_page"]
+    held = materialized(first, "vendor_listings").metadata["held_back_without_product_page"]
     assert held.value == len(expected)
     assert rows(migrated_db_url, "SELECT count(*) FROM scrape_rejects WHERE kind = 'unidentified'") == [
         (len(expected),)]
