@@ -11,6 +11,12 @@ from ornament_pipeline.vendors import FIRST_YEAR, VENDOR_KEYS
 CURRENT_YEAR = datetime.now(UTC).year
 YEARS = [str(year) for year in range(FIRST_YEAR, CURRENT_YEAR + 1)]
 
+# A ranged run (a backfill under the sync's BackfillPolicy, a schedule's run per vendor) names its first and last
+# vendor-year with these tags instead of one partition.
+RANGE_START_TAG, RANGE_END_TAG = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+# One scheduled run per vendor at a time (dagster.yaml); a ranged run has no dagster/partition/vendor tag.
+VENDOR_RUN_TAG = "ornaments/vendor"
+
 vendor_year_partitions = dg.MultiPartitionsDefinition(
     {"vendor": dg.StaticPartitionsDefinition(list(VENDOR_KEYS)), "year": dg.StaticPartitionsDefinition(YEARS)}
 )
@@ -18,6 +24,12 @@ vendor_year_partitions = dg.MultiPartitionsDefinition(
 
 def partition_key(vendor: str, year: int | str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"vendor": vendor, "year": str(year)})
+
+
+def range_tags(vendor: str, first_year: int | str, last_year: int | str) -> dict[str, str]:
+    """The tags of one run over a vendor's years first..last (a contiguous range of the partitions)."""
+    return {RANGE_START_TAG: str(partition_key(vendor, first_year)),
+            RANGE_END_TAG: str(partition_key(vendor, last_year)), VENDOR_RUN_TAG: vendor}
 
 
 def split_key(key: str) -> tuple[str, int]:

@@ -13,7 +13,14 @@ import dagster as dg
 
 from ornament_pipeline.config import get_settings
 from ornament_pipeline.pipeline.jobs import sync_vendor_year
-from ornament_pipeline.pipeline.partitions import YEARS, partition_key
+from ornament_pipeline.pipeline.partitions import (
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    YEARS,
+    partition_key,
+    split_key,
+    vendor_year_partitions,
+)
 from ornament_pipeline.pipeline.year_discovery import JOB_NAME as DISCOVERY_JOB
 from ornament_pipeline.pipeline.year_discovery import discover_year_links, observed_years, year_index_key
 
@@ -102,8 +109,34 @@ def new_year_links(context: dg.SensorEvaluationContext) -> dg.SensorResult:
                            cursor=json.dumps(seen, sort_keys=True))
 
 
-def _retry_decision(instance: dg.DagsterInstance, record: dg.RunRecord, delay: float) -> tuple[str, str] | None:
-    """(kind, detail) of why a failed vendor-year run is not retried now, or None to retry it."""
+def _failed_partitions(instance: dg.DagsterInstance, record: dg.RunRecord) -> list[str]:
+    """The vendor-years a failed run did not sync: its partition, or the keys of its range (a backfill's ranged
+    run) that have no `products` materialization in the run. Empty for other jobs' runs."""
+    tags = record.dagster_run.tags
+    if VENDOR_TAG in tags and YEAR_TAG in tags:
+        return [str(partition_key(tags[VENDOR_TAG], tags[YEAR_TAG]))]
+    start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
+    if not start or not end:
+        return []
+    try:
+        keys = vendor_year_partitions.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))
+    except Exception:  # noqa: BLE001 - not a range of this code location's partitions
+        return []
+    synced = {event.partition for event in _materializations(instance, record.dagster_run.run_id, "products")}
+    return [str(key) for key in keys if str(key) not in synced]
+
+
+def _materializations(instance: dg.DagsterInstance, run_id: str, asset: str) -> list[dg.AssetMaterialization]:
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION,
+                                           limit=10000).records
+    found = [r.event_log_entry.asset_materialization for r in records]
+    return [m for m in found if m is not None and m.asset_key == dg.AssetKey(asset)]
+
+
+def _retry_decision(instance: dg.DagsterInstance, record: dg.RunRecord, key: str,
+                    delay: float) -> tuple[str, str] | None:
+    """(kind, detail) of why the vendor-year `key` that a run failed to sync is not retried now, or None to
+    retry it."""
     tags, run_id = record.dagster_run.tags, record.dagster_run.run_id
     if RETRY_TAG in tags:
         return "a retry itself", "a retry is not retried again"
@@ -111,17 +144,22 @@ def _retry_decision(instance: dg.DagsterInstance, record: dg.RunRecord, delay: f
         return "without end time", "the run has no end time"
     if (wait := delay - (time.time() - record.end_time)) > 0:
         return "not due yet", f"retry due in {wait / 60:.1f} min"
-    retries = instance.get_run_records(dg.RunsFilter(tags={RETRY_TAG: run_id}), limit=1)
+    vendor, year = split_key(key)
+    partition = {VENDOR_TAG: vendor, YEAR_TAG: str(year)}
+    retries = instance.get_run_records(dg.RunsFilter(tags={RETRY_TAG: run_id, **partition}), limit=1)
     if retries:
         retry = retries[0].dagster_run
         return "already retried", f"retried by run {retry.run_id} ({retry.status.value})"
-    partition = {VENDOR_TAG: tags[VENDOR_TAG], YEAR_TAG: tags[YEAR_TAG]}
     later = [r for r in instance.get_run_records(dg.RunsFilter(
         tags=partition, statuses=[dg.DagsterRunStatus.SUCCESS],
         updated_after=datetime.fromtimestamp(record.end_time, UTC)), limit=5)
         if r.end_time is not None and r.end_time > record.end_time]
     if later:
         return "succeeded since", f"the partition succeeded since, in run {later[0].dagster_run.run_id}"
+    synced = instance.fetch_materializations(dg.AssetRecordsFilter(
+        asset_key=dg.AssetKey("products"), asset_partitions=[key], after_timestamp=record.end_time), limit=1).records
+    if synced:  # e.g. by a later backfill's ranged run, which carries no partition tags
+        return "succeeded since", f"the partition was synced since, in run {synced[0].run_id}"
     later_failures = [r for r in instance.get_run_records(dg.RunsFilter(
         tags=partition, statuses=[dg.DagsterRunStatus.FAILURE], created_after=record.create_timestamp), limit=5)
         if r.dagster_run.run_id != run_id and RETRY_TAG not in r.dagster_run.tags]
@@ -141,19 +179,19 @@ def retry_failed_partitions(context: dg.SensorEvaluationContext) -> dg.SensorRes
     requests: list[dg.RunRequest] = []
     skipped: dict[str, int] = {}
     for record in records:
-        tags, run_id = record.dagster_run.tags, record.dagster_run.run_id
-        if VENDOR_TAG not in tags or YEAR_TAG not in tags:
-            continue  # other jobs' runs are not ours to retry
-        where = f"failed run {run_id} of {tags[VENDOR_TAG]}|{tags[YEAR_TAG]}"
-        decision = _retry_decision(context.instance, record, delay)
-        if decision is not None:
-            context.log.info("%s: not retried: %s", where, decision[1])
-            skipped[decision[0]] = skipped.get(decision[0], 0) + 1
-            continue
-        context.log.info("%s: retry requested", where)
-        # The run key makes the daemon launch each retry once, however often this sensor sees the failure.
-        requests.append(dg.RunRequest(run_key=f"retry:{run_id}", tags={RETRY_TAG: run_id},
-                                      partition_key=partition_key(tags[VENDOR_TAG], tags[YEAR_TAG])))
+        run_id = record.dagster_run.run_id
+        ranged = VENDOR_TAG not in record.dagster_run.tags
+        for key in _failed_partitions(context.instance, record):  # none for other jobs' runs
+            where = f"failed run {run_id} of {key}"
+            decision = _retry_decision(context.instance, record, key, delay)
+            if decision is not None:
+                context.log.info("%s: not retried: %s", where, decision[1])
+                skipped[decision[0]] = skipped.get(decision[0], 0) + 1
+                continue
+            context.log.info("%s: retry requested", where)
+            # The run key makes the daemon launch each retry once, however often this sensor sees the failure.
+            requests.append(dg.RunRequest(run_key=f"retry:{run_id}:{key}" if ranged else f"retry:{run_id}",
+                                          tags={RETRY_TAG: run_id}, partition_key=key))
     if requests:
         return dg.SensorResult(run_requests=requests)
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(skipped.items())) or "none of a vendor-year"

@@ -11,7 +11,15 @@ import pytest
 
 from ornament_pipeline.config import load_settings
 from ornament_pipeline.pipeline.assets import SYNC_ASSETS
-from ornament_pipeline.pipeline.partitions import CURRENT_YEAR, YEARS, partition_key, vendor_year_partitions
+from ornament_pipeline.pipeline.partitions import (
+    CURRENT_YEAR,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    VENDOR_RUN_TAG,
+    YEARS,
+    partition_key,
+    vendor_year_partitions,
+)
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
 from ornament_pipeline.pipeline.schedules import build_schedules
 from ornament_pipeline.pipeline.sensors import RETRY_TAG, new_year_links, retry_failed_partitions
@@ -76,16 +84,19 @@ def test_daily_schedule_syncs_current_and_previous_year_of_enabled_vendors(
     monkeypatch.setenv("CONFIG_PATH", str(pipeline_config))
     daily, weekly = build_schedules(load_settings(pipeline_config))
     requests = daily(dg.build_schedule_context(scheduled_execution_time=WHEN))
-    assert sorted(keys(requests)) == sorted(f"{v}|{y}" for v in ("hookedonhallmark_com", "hallmark_ornaments_com")
-                                            for y in (2025, 2026))
-    assert all(r.run_key.startswith("2026-11-28:") for r in requests)  # one launch per partition per day
+    # One run per enabled vendor over its current and previous year.
+    assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG], r.tags[VENDOR_RUN_TAG]) for r in requests] == [
+        (f"{v}|2025", f"{v}|2026", v) for v in ("hookedonhallmark_com", "hallmark_ornaments_com")]
+    assert [r.run_key for r in requests] == ["2026-11-28:hookedonhallmark_com", "2026-11-28:hallmark_ornaments_com"]
     assert daily.cron_schedule == "0 6 * * *" and daily.default_status == dg.DefaultScheduleStatus.STOPPED
+    ranges = [vendor_year_partitions.get_partition_keys_in_range(
+        dg.PartitionKeyRange(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG])) for r in requests]
+    assert [[str(k) for k in keys] for keys in ranges] == [
+        [f"{v}|2025", f"{v}|2026"] for v in ("hookedonhallmark_com", "hallmark_ornaments_com")]
 
     weekly_requests = weekly(dg.build_schedule_context(scheduled_execution_time=WHEN))
-    assert len(weekly_requests) == 2 * len(YEARS)
-    # Vendors interleave, so each vendor's one-at-a-time queue starts at once.
-    assert [str(r.partition_key).split("|")[0] for r in weekly_requests[:2]] == [
-        "hookedonhallmark_com", "hallmark_ornaments_com"]
+    assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in weekly_requests] == [
+        (f"{v}|{YEARS[0]}", f"{v}|{YEARS[-1]}") for v in ("hookedonhallmark_com", "hallmark_ornaments_com")]
 
 
 def test_retry_sensor_retries_a_failed_partition_once(tmp_path: Path, migrated_db_url: str,
