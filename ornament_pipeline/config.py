@@ -206,6 +206,9 @@ class SchedulesConfig(_Strict):
     weekly_cron: Annotated[str, AfterValidator(_cron)] = "0 2 * * 0"
     timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
     retry_failed_after_minutes: int = Field(60, ge=0)
+    # How long after a scheduled time its runs may take before a vendor-year it covers counts as late
+    # (check synced_on_schedule).
+    freshness_grace_minutes: int = Field(180, ge=0, le=7 * 24 * 60)
 
 
 class ServerSettings(_Strict):

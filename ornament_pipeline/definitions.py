@@ -4,7 +4,7 @@ import dagster as dg
 
 from ornament_pipeline.auditor import definitions as auditor
 from ornament_pipeline.config import get_settings
-from ornament_pipeline.pipeline import assets, jobs, sensors, year_discovery
+from ornament_pipeline.pipeline import assets, freshness, jobs, sensors, year_discovery
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
 from ornament_pipeline.pipeline.schedules import build_schedules
 
@@ -15,9 +15,11 @@ def build_defs() -> dg.Definitions:
     pipeline = dg.Definitions(
         # The per-partition checks are declared on the assets they guard (check_specs).
         assets=[*assets.SYNC_ASSETS, assets.cross_vendor_offers],
+        asset_checks=[freshness.synced_on_schedule],
         jobs=[jobs.sync_vendor_year, jobs.sync_by_id, jobs.sync_by_query, year_discovery.discover_year_links],
         schedules=build_schedules(get_settings()),
-        sensors=[sensors.new_year_links, sensors.retry_failed_partitions, sensors.offers_refresh],
+        sensors=[sensors.new_year_links, sensors.retry_failed_partitions, sensors.offers_refresh,
+                 freshness.partitions_on_schedule],
         # A vendor-year run is a short chain of steps: one process, not a process per step.
         executor=dg.in_process_executor,
         resources={
