@@ -66,9 +66,11 @@ def write_instance_yaml(home: Path) -> None:
     (home / "workspace.yaml").write_text(_packaged("workspace.yaml"))
 
 
-def dagster_home() -> Path:
-    """`DAGSTER_HOME` (default `./.ornaments/dagster_home`, beside the embedded database's `.ornaments/pgdata`)."""
-    home = Path(os.environ.get("DAGSTER_HOME", Path(".ornaments") / "dagster_home")).resolve()
+def dagster_home(settings: Settings) -> Path:
+    """`DAGSTER_HOME`, by default `dagster_home` beside the embedded database's directory (`.ornaments/pgdata` of the
+    checkout, wherever in it `dev` runs), whether or not that database is used."""
+    default = embedded_data_dir(settings.database.embedded_data_dir).parent / "dagster_home"
+    home = Path(os.environ.get("DAGSTER_HOME", default)).resolve()
     home.mkdir(parents=True, exist_ok=True)
     write_instance_yaml(home)
     return home
@@ -126,7 +128,7 @@ def _run(children: list[subprocess.Popen[bytes]], port: int, host: str, replica_
     migrate(warehouse)
     pg_url = dagster_pg_url(warehouse)
     ensure_database(pg_url)
-    home = dagster_home()
+    home = dagster_home(settings)
     env = {**os.environ, "DATABASE_URL": warehouse, "DAGSTER_PG_URL": pg_url, "DAGSTER_HOME": str(home),
            "SE_OFFLINE": "true"}
     if settings.source != BUILT_IN_SOURCE:  # the children read the same file (they start in this directory)
