@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 import typer
 
 from ornament_pipeline.config import BUILT_IN_SOURCE, Settings, get_settings
+from ornament_pipeline.db.embedded import embedded_data_dir
 from ornament_pipeline.db.engine import database_url
 from ornament_pipeline.db.migrations import ensure_database, migrate
 from ornament_pipeline.vendors import VENDOR_KEYS, base_url_env_var
@@ -65,12 +66,26 @@ def write_instance_yaml(home: Path) -> None:
     (home / "workspace.yaml").write_text(_packaged("workspace.yaml"))
 
 
-def dagster_home() -> Path:
-    """`DAGSTER_HOME` (default `./.ornaments/dagster_home`, beside the embedded database's `.ornaments/pgdata`)."""
-    home = Path(os.environ.get("DAGSTER_HOME", Path(".ornaments") / "dagster_home")).resolve()
+def dagster_home(settings: Settings) -> Path:
+    """`DAGSTER_HOME`, by default `dagster_home` beside the embedded database's directory (`.ornaments/pgdata` of the
+    checkout, wherever in it `dev` runs), whether or not that database is used."""
+    default = embedded_data_dir(settings.database.embedded_data_dir).parent / "dagster_home"
+    home = Path(os.environ.get("DAGSTER_HOME", default)).resolve()
     home.mkdir(parents=True, exist_ok=True)
     write_instance_yaml(home)
     return home
+
+
+def warehouse_line(settings: Settings, url: str) -> str:
+    """What `ornaments dev` says of the warehouse it uses: the URL (password hidden) and where it comes from."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    shown = parsed.render_as_string(hide_password=True) if parsed.password else url  # as given: psql takes it
+    if settings.database.url:
+        return f"warehouse: {shown} (DATABASE_URL / database.url)"
+    return (f"warehouse: {shown} (embedded PostgreSQL in {embedded_data_dir(settings.database.embedded_data_dir)}; "
+            "`ornaments serve`, `watch`, `api-keys` and `db init` run in this checkout use it while this runs)")
 
 
 def _signal_group(child: subprocess.Popen[bytes], sig: signal.Signals) -> None:
@@ -87,17 +102,37 @@ def dev(
 ) -> None:
     """Start Postgres (embedded unless DATABASE_URL is set), the replica (unless live sites are configured),
     and the Dagster webserver and daemon on Postgres storage. Stops everything on Ctrl-C."""
+    # `kill` stops everything too, at any point: the children, and the embedded server (at exit, by its handle).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        _run(children, port, host, replica_size)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            _signal_group(child, signal.SIGINT)  # what Ctrl-C in a terminal does
+        for child in children:
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+            _signal_group(child, signal.SIGKILL)  # a code server that outlived its parent (they can ignore SIGTERM)
+
+
+def _run(children: list[subprocess.Popen[bytes]], port: int, host: str, replica_size: str) -> None:
+    """The warehouse, then each child as it starts (into `children`, which the caller stops), until one exits."""
     settings = get_settings()
-    warehouse = database_url(settings)
+    warehouse = database_url(settings, start_embedded=True)
+    typer.echo(warehouse_line(settings, warehouse))
     migrate(warehouse)
     pg_url = dagster_pg_url(warehouse)
     ensure_database(pg_url)
-    home = dagster_home()
+    home = dagster_home(settings)
     env = {**os.environ, "DATABASE_URL": warehouse, "DAGSTER_PG_URL": pg_url, "DAGSTER_HOME": str(home),
            "SE_OFFLINE": "true"}
     if settings.source != BUILT_IN_SOURCE:  # the children read the same file (they start in this directory)
         env["CONFIG_PATH"] = str(Path(settings.source).resolve())
-    children: list[subprocess.Popen[bytes]] = []
     bin_dir = Path(sys.executable).parent
     ports = replica_ports(settings)
     if ports:
@@ -117,19 +152,6 @@ def dev(
         [str(bin_dir / "dagster-webserver"), "-h", host, "-p", str(port), *workspace], env=env,
         start_new_session=True))
     typer.echo(f"Dagster UI: http://{host}:{port}  (Ctrl-C stops everything)")
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the children too
-    try:
-        while all(child.poll() is None for child in children):
-            time.sleep(1)
-        typer.echo("a component exited; stopping the rest", err=True)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for child in children:
-            _signal_group(child, signal.SIGINT)  # what Ctrl-C in a terminal does
-        for child in children:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
-            _signal_group(child, signal.SIGKILL)  # a code server that outlived its parent (they can ignore SIGTERM)
+    while all(child.poll() is None for child in children):
+        time.sleep(1)
+    typer.echo("a component exited; stopping the rest", err=True)

@@ -7,14 +7,17 @@ from functools import lru_cache
 from sqlalchemy import Engine, create_engine
 
 from ornament_pipeline.config import Settings
-from ornament_pipeline.db.embedded import embedded_server_url
+from ornament_pipeline.db.embedded import join_embedded_server, start_embedded_server
 
 
-def database_url(settings: Settings) -> str:
-    """The configured URL, or one for the embedded server (started on first use)."""
+def database_url(settings: Settings, start_embedded: bool = False) -> str:
+    """The configured URL, else the embedded server's: the one `ornaments dev` runs in this checkout (joined), or,
+    with `start_embedded` (`ornaments dev` itself), one started here. Raises `NoWarehouseError` when there is none."""
     if settings.database.url:
         return settings.database.url
-    return embedded_server_url(settings.database.embedded_data_dir)
+    if start_embedded:
+        return start_embedded_server(settings.database.embedded_data_dir)
+    return join_embedded_server(settings.database.embedded_data_dir)
 
 
 def sqlalchemy_url(url: str) -> str:
