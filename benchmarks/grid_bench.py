@@ -1,6 +1,6 @@
 """Scraping throughput through a local Selenium Grid with one node, then with two, in one run.
 
-    python benchmarks/grid_bench.py [--years 1990,2005,2020] [--size full] [--admin-url postgresql://...]
+    python benchmarks/grid_bench.py [--years 1990,2005,2020] [--size full] [--rounds 2] [--admin-url postgresql://...]
 
 One replica serves both sides. Each side starts its own Grid (`ornament_pipeline.grid.LocalGrid`, nodes from
 `config/grid-node.toml`: two sessions each) and an empty warehouse, and syncs the same vendor-years: the real
@@ -12,9 +12,11 @@ session per run, `selenium.pool_size` 1), but without the pause between pages (`
 browsers, not the politeness delay, set the pace. Three vendors want three sessions: one node has two slots,
 two nodes have four.
 
-Prints pages/s per side (listing pages + product pages, from the runs' metadata) and the ratio, with how
-busy the machine's CPUs were during each side (a ratio near 1 with the CPUs near 100% is bound by the local
-CPU, not by the Grid). Exits non-zero when any run failed or any partition's stored listings differ from the
+Sides run in the order 1 2, 2 1, ... (`--rounds` pairs), since the machine's other load drifts. Prints
+pages/s per side (listing pages + product pages, from the runs' metadata; the year-index reads are not
+counted) and the ratio of the medians, with how busy the machine's CPUs were and how much CPU this
+benchmark's own processes got (a ratio near 1 with the CPUs at 100% is bound by the local CPU, not by the
+Grid). Exits non-zero when any run failed or any partition's stored listings differ from the
 replica's truth.
 """
 
@@ -122,6 +124,8 @@ def own_cpu_seconds() -> float:
 
 @dataclass
 class Side:
+    """One Grid size's sync of every vendor's partitions, and what the machine did meanwhile."""
+
     nodes: int
     runs: list[VendorRun]
     wall: float  # from handing the runs to the workers until the last finished
@@ -130,7 +134,6 @@ class Side:
     load: float  # the 1-minute load average at the end of the side
     peak_sessions: int
     nodes_used: int
-    sessions: int
     mismatches: list[str]
 
     @property
@@ -176,7 +179,7 @@ def one_side(nodes: int, replica: ReplicaHandle, years: list[int], admin_url: st
     finally:
         create_engine(sqlalchemy_url(url)).dispose()
         drop_database(url)
-    return Side(nodes, runs, wall, machine, own, load, peak, len(watch.nodes_used()), len(watch.first_seen), mismatches)
+    return Side(nodes, runs, wall, machine, own, load, peak, len(watch.nodes_used()), mismatches)
 
 
 def report(sides: list[Side], args: argparse.Namespace) -> None:
