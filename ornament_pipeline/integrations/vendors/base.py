@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -82,6 +83,9 @@ class Integration:
             cache = YearLinksCache(redis_client(self.settings), self.settings.redis.year_links_ttl_seconds)
         self.cache = cache
         self._progress = as_progress(progress)
+        # The index as this integration last read it, and when (monotonic): without Redis, a run's vendor-years
+        # reuse one reading for as long as the cache would have kept it, instead of one per year.
+        self._year_links: tuple[float, dict[int, str]] | None = None
 
     @property
     def progress(self) -> ScrapeProgress:
@@ -126,13 +130,17 @@ class Integration:
         return self.base_url + self.parser.YEAR_INDEX_PATH
 
     def get_year_links(self, refresh: bool = False) -> dict[int, str]:
-        """{year: url} from the Redis cache, or from the year index page (then cached). Raises `ScrapeError`."""
+        """{year: url} from the Redis cache (or this integration's own last reading, as long as the cache would
+        keep it), or from the year index page (then cached). Raises `ScrapeError`."""
         if not refresh:
             cached = self.cache.get(self.vendor, self.base_url)
             if cached:
                 return cached
+            if self._year_links and time.monotonic() - self._year_links[0] < self.cache.ttl:
+                return dict(self._year_links[1])
         links = self._year_index()
         self.cache.put(self.vendor, self.base_url, links)
+        self._year_links = (time.monotonic(), dict(sorted(links.items())))
         return dict(sorted(links.items()))
 
     def _year_index(self) -> dict[int, str]:
