@@ -7,10 +7,17 @@ are `celery.broker_url` and `celery.backend_url` (env `ORNAMENTS_CELERY_BROKER`,
 workers' `-y` file must name the same broker, or they never see the steps. README "Steps on Celery workers"."""
 
 import dagster as dg
-from dagster_celery import celery_executor
 
 from ornament_pipeline.config import get_settings
 from ornament_pipeline.definitions import build_defs
+
+try:
+    from dagster_celery import celery_executor
+except ImportError as exc:  # a plain install, without the extra
+    if exc.name != "dagster_celery":
+        raise
+    raise ImportError("ornament_pipeline.celery_definitions needs the `celery` extra "
+                      "(pip install 'ornament_pipeline[celery]'): no module dagster_celery", name=exc.name) from exc
 
 
 def celery_step_executor() -> dg.ExecutorDefinition:
