@@ -100,6 +100,20 @@ def _redis_url(value: str) -> str:
     return value
 
 
+def _celery_broker_url(value: str) -> str:
+    if not _url_parts(value, ("amqp", "amqps", "pyamqp", "redis", "rediss")).hostname:
+        raise ValueError("has no host")
+    return value
+
+
+def _celery_backend_url(value: str) -> str:
+    # rpc:// sends each result back over the broker; Redis keeps them there.
+    parts = _url_parts(value, ("rpc", "redis", "rediss"))
+    if parts.scheme != "rpc" and not parts.hostname:
+        raise ValueError("has no host")
+    return value
+
+
 def _header_text(value: str) -> str:
     """Text sent in the User-Agent header: printable ASCII only (what the HTTP client and Chromium send as
     is; a CR or LF would make every request fail, or split the header)."""
@@ -219,6 +233,14 @@ class ServerSettings(_Strict):
     db_threads: int = Field(1, ge=1, le=64)
 
 
+class CeleryConfig(_Strict):
+    """Where the `ornament_pipeline.celery_definitions` code location sends its steps; the workers' `-y` file
+    names the same broker (README "Steps on Celery workers")."""
+
+    broker_url: Annotated[str, AfterValidator(_celery_broker_url)] = "pyamqp://guest@127.0.0.1:5672//"
+    backend_url: Annotated[str, AfterValidator(_celery_backend_url)] = "rpc://"
+
+
 WEBHOOK_SECRET_ENV = "ORNAMENTS_WEBHOOK_SECRET"
 
 
@@ -251,6 +273,7 @@ class Settings(_Strict):
     schedules: SchedulesConfig = SchedulesConfig()
     server: ServerSettings = ServerSettings()
     auditor: AuditorConfig = AuditorConfig()
+    celery: CeleryConfig = CeleryConfig()
     source: str = ""
 
     @field_validator("vendors")
@@ -313,6 +336,8 @@ ENV_OVERRIDES = (
     ("ORNAMENTS_WEBHOOK_MAX_ATTEMPTS", "auditor", "max_attempts"),
     ("ORNAMENTS_WEBHOOK_BACKOFF_SECONDS", "auditor", "backoff_seconds"),
     ("ORNAMENTS_WEBHOOK_BACKOFF_MAX_SECONDS", "auditor", "backoff_max_seconds"),
+    ("ORNAMENTS_CELERY_BROKER", "celery", "broker_url"),
+    ("ORNAMENTS_CELERY_BACKEND", "celery", "backend_url"),
 )
 ENV_ONLY = {("auditor", "webhook_secret")}  # secrets: from the environment, never from a file
 MAX_DEPTH = 16  # the deepest key of a valid file is 4 levels down; far deeper is no config

@@ -9,8 +9,9 @@ from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResour
 from ornament_pipeline.pipeline.schedules import build_schedules
 
 
-def build_defs() -> dg.Definitions:
-    """The pipeline's definitions merged with the auditor's (only `defs` may live at module scope)."""
+def build_defs(executor: dg.ExecutorDefinition = dg.in_process_executor) -> dg.Definitions:
+    """The pipeline's definitions merged with the auditor's (only `defs` may live at module scope). `executor` runs
+    every job's steps: by default in the run's own process; `celery_definitions` passes Dagster's Celery executor."""
     settings = SettingsResource()
     pipeline = dg.Definitions(
         # The per-partition checks are declared on the assets they guard (check_specs).
@@ -21,7 +22,7 @@ def build_defs() -> dg.Definitions:
         sensors=[sensors.new_year_links, sensors.retry_failed_partitions, sensors.offers_refresh,
                  freshness.partitions_on_schedule],
         # A vendor-year run is a short chain of steps: one process, not a process per step.
-        executor=dg.in_process_executor,
+        executor=executor,
         resources={
             "settings": settings,
             "warehouse": WarehouseResource(settings=settings),

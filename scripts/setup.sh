@@ -24,6 +24,12 @@ if command -v redis-server >/dev/null && ! redis-cli -h 127.0.0.1 -p 6379 ping >
   echo "setup: starting Redis"
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
 fi
+# RabbitMQ: the Celery executor's broker (ornament_pipeline_tests/pipeline/test_celery.py).
+if command -v rabbitmq-server >/dev/null && ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
+  echo "setup: starting RabbitMQ"
+  as_root rabbitmq-server -detached
+  for _ in $(seq 60); do as_root rabbitmqctl -q await_startup >/dev/null 2>&1 && break; sleep 1; done
+fi
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv

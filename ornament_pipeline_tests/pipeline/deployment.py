@@ -27,14 +27,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_dagster(log_dir: Path, env: dict[str, str], startup_seconds: float = 120) -> Iterator[Dagster]:
-    """Daemon and webserver of this checkout's workspace, with `env` (DAGSTER_HOME, ...); logs in `log_dir`.
+def running_dagster(log_dir: Path, env: dict[str, str], startup_seconds: float = 120,
+                    workspace_file: Path = REPO / "workspace.yaml") -> Iterator[Dagster]:
+    """Daemon and webserver of a workspace (default: this checkout's), with `env` (DAGSTER_HOME, ...); logs in
+    `log_dir`.
 
     Each runs in its own process group, killed as a group at the end: the code servers and run workers they start
     go down with them (a code server left behind was seen orphaned for minutes, holding the database open)."""
     port = free_port()
     bin_dir = Path(sys.executable).parent
-    workspace = ["-w", str(REPO / "workspace.yaml")]
+    workspace = ["-w", str(workspace_file)]
     logs = [open(log_dir / name, "wb") for name in ("daemon.log", "webserver.log")]  # noqa: SIM115
     procs = [
         subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", *workspace], env=env, cwd=REPO,
