@@ -16,7 +16,6 @@ def build_defs(executor: dg.ExecutorDefinition = dg.in_process_executor) -> dg.D
     pipeline = dg.Definitions(
         # The per-partition checks are declared on the assets they guard (check_specs).
         assets=[*assets.SYNC_ASSETS, assets.cross_vendor_offers],
-        asset_checks=[freshness.synced_on_schedule],
         jobs=[jobs.sync_vendor_year, jobs.sync_by_id, jobs.sync_by_query, year_discovery.discover_year_links],
         schedules=build_schedules(get_settings()),
         sensors=[sensors.new_year_links, sensors.retry_failed_partitions, sensors.offers_refresh,

@@ -7,13 +7,13 @@ that covers it, once `schedules.freshness_grace_minutes` have passed since that 
 then, the scheduled time before it counts. The promise holds whether or not the schedules are switched on: a stopped
 schedule makes its vendor-years late, which is what the check is for.
 
-The sensor `partitions_on_schedule` keeps the check current for every enabled vendor-year from Dagster's own
-records (no browser, no warehouse): it reports a vendor-year when its result changes or it was synced since the
-last report. The check can also be run by hand for one partition from the UI.
+The sync reports the check passed for each vendor-year it syncs (and, with only the check selected, evaluates it
+from the records); the sensor `partitions_on_schedule` keeps it current for every enabled vendor-year from
+Dagster's own records (no browser, no warehouse): it reports a vendor-year when its result changes or it was
+synced since the last report.
 """
 
 import json
-import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,7 +21,7 @@ import dagster as dg
 from dagster._utils.schedules import reverse_cron_string_iterator  # the cron arithmetic Dagster's schedules use
 
 from ornament_pipeline.config import SchedulesConfig, get_settings
-from ornament_pipeline.pipeline.partitions import YEARS, partition_key, split_key, vendor_year_partitions
+from ornament_pipeline.pipeline.partitions import YEARS, partition_evaluation, partition_key, split_key
 
 CHECK_NAME = "synced_on_schedule"
 ASSET = dg.AssetKey("vendor_listings")
@@ -46,7 +46,7 @@ def promise(year: int, now: datetime, schedules: SchedulesConfig) -> Promise:
 
 
 def evaluation(key: str, last_sync: datetime | None, now: datetime, schedules: SchedulesConfig
-               ) -> dg.AssetCheckEvaluation:
+               ) -> dg.AssetCheckResult:
     _, year = split_key(key)
     due = promise(year, now, schedules)
     passed = last_sync is not None and last_sync >= due.due_since
@@ -55,8 +55,8 @@ def evaluation(key: str, last_sync: datetime | None, now: datetime, schedules: S
     else:
         detail = (f"last synced {last_sync:%Y-%m-%d %H:%M} UTC, {'at or after' if passed else 'before'} "
                   f"{due.schedule}'s {due.due_since:%Y-%m-%d %H:%M} UTC")
-    return dg.AssetCheckEvaluation(
-        asset_key=ASSET, check_name=CHECK_NAME, passed=passed, partition=key, severity=dg.AssetCheckSeverity.WARN,
+    return dg.AssetCheckResult(
+        asset_key=ASSET, check_name=CHECK_NAME, passed=passed, severity=dg.AssetCheckSeverity.WARN,
         description=detail,
         metadata={"last_synced": dg.MetadataValue.timestamp(last_sync) if last_sync else "never",
                   "due_since": dg.MetadataValue.timestamp(due.due_since), "schedule": due.schedule,
@@ -72,21 +72,6 @@ def last_syncs(instance: dg.DagsterInstance, keys: list[str]) -> dict[str, datet
         if records:
             found[key] = datetime.fromtimestamp(records[0].timestamp, UTC)
     return found
-
-
-with warnings.catch_warnings():  # partitioned checks are a preview in Dagster 1.13
-    warnings.simplefilter("ignore", dg.PreviewWarning)
-
-    @dg.asset_check(asset=ASSET, name=CHECK_NAME, partitions_def=vendor_year_partitions,
-                    description="The vendor-year was synced at or after the latest time its schedule covers it "
-                                "(daily for the current and previous year, weekly for the rest), allowing "
-                                "`schedules.freshness_grace_minutes` for the run.")
-    def synced_on_schedule(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        key = context.partition_key
-        result = evaluation(key, last_syncs(context.instance, [key]).get(key), datetime.now(UTC),
-                            get_settings().schedules)
-        return dg.AssetCheckResult(passed=result.passed, severity=result.severity, metadata=result.metadata,
-                                   description=result.description)
 
 
 @dg.sensor(minimum_interval_seconds=600, default_status=dg.DefaultSensorStatus.RUNNING,
@@ -105,7 +90,7 @@ def partitions_on_schedule(context: dg.SensorEvaluationContext) -> dg.SensorResu
         if not result.passed:
             late.append(key)
         if reported.get(key) != [result.passed, stamp]:
-            events.append(result)
+            events.append(partition_evaluation(result, key))
             reported[key] = [result.passed, stamp]
     note = (f"{len(late)} of {len(keys)} vendor-years late ({', '.join(late[:5])}{' …' if len(late) > 5 else ''});"
             f" {len(events)} result(s) reported") if late else f"all {len(keys)} vendor-years on schedule; " \

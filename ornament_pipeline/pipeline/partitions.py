@@ -36,3 +36,11 @@ def split_key(key: str) -> tuple[str, int]:
     """("hookedonhallmark_com", 1998) from the key `hookedonhallmark_com|1998`."""
     keys = vendor_year_partitions.get_partition_key_from_str(key).keys_by_dimension
     return keys["vendor"], int(keys["year"])
+
+
+def partition_evaluation(check: dg.AssetCheckResult, partition: str) -> dg.AssetCheckEvaluation:
+    """A check result as an event of one partition: how a ranged run or a sensor reports a partitioned check."""
+    return dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey(check.asset_key.path if check.asset_key else []), check_name=str(check.check_name),
+        passed=check.passed, metadata=check.metadata, severity=check.severity, description=check.description,
+        partition=partition)

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 VENDOR = "hallmark_ornaments_com"
 YEARS = [2018, 2019, 2020, 2021]
 CHECKS = {"scrape_complete", "listings_fit_schema", "no_sudden_drop", "product_pages_read",
-          "current_version_matches_products", "one_event_per_version"}
+          "current_version_matches_products", "one_event_per_version", "synced_on_schedule"}
 
 
 def logged(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType) -> list:
