@@ -32,9 +32,9 @@ from ornament_pipeline_tests.pipeline.test_partitions import stored, truth
 pytestmark = pytest.mark.browser
 
 BIN = Path(sys.executable).parent
-# One partition of each vendor: three runs at once (dagster.yaml allows one per vendor), two steps each. A second
-# year of a vendor would wait for its first (about 50 s here) and show nothing more about the workers.
-PARTITIONS = [("hookedonhallmark_com", 2020), ("ornament_shop_com", 2020), ("hallmark_ornaments_com", 2020)]
+# One partition of each vendor, each of another year: the backfill's ranges (BackfillPolicy.single_run) are then
+# one per partition, so three runs at once, one step each. (Three vendors of one year would be one ranged run.)
+PARTITIONS = [("hookedonhallmark_com", 2020), ("ornament_shop_com", 2019), ("hallmark_ornaments_com", 2018)]
 WORKERS = ("worker_a", "worker_b")
 ENDED = ("SUCCESS", "FAILURE", "CANCELED")
 CELERY_WORKSPACE = """\
