@@ -34,7 +34,7 @@ pytestmark = pytest.mark.browser
 BIN = Path(sys.executable).parent
 # One partition of each vendor, each of another year: the backfill's ranges (BackfillPolicy.single_run) are then
 # one per partition, so three runs at once, one step each. (Three vendors of one year would be one ranged run.)
-PARTITIONS = [("hookedonhallmark_com", 2020), ("ornament_shop_com", 2019), ("hallmark_ornaments_com", 2018)]
+PARTITIONS = [("hookedonhallmark_com", 2020), ("ornament_shop_com", 2005), ("hallmark_ornaments_com", 1998)]
 WORKERS = ("worker_a", "worker_b")
 ENDED = ("SUCCESS", "FAILURE", "CANCELED")
 CELERY_WORKSPACE = """\
