@@ -216,6 +216,11 @@ class ServerSettings(_Strict):
     db_threads: int = Field(1, ge=1, le=64)
 
 
+class MarketConfig(_Strict):
+    # An in-stock offer at least this share under its ornament's fair price is marked a deal (0.2: 20% under).
+    deal_share: float = Field(0.2, gt=0, lt=1)
+
+
 WEBHOOK_SECRET_ENV = "ORNAMENTS_WEBHOOK_SECRET"
 
 
@@ -247,6 +252,7 @@ class Settings(_Strict):
     history: HistoryConfig = HistoryConfig()
     schedules: SchedulesConfig = SchedulesConfig()
     server: ServerSettings = ServerSettings()
+    market: MarketConfig = MarketConfig()
     auditor: AuditorConfig = AuditorConfig()
     source: str = ""
 
