@@ -287,3 +287,27 @@ def test_one_cheapest_per_condition_and_overall_and_the_deal_mark(driver: WebDri
         assert driver.find_element(By.ID, "deal-share").text == "20%"
         assert not driver.find_elements(By.CSS_SELECTOR, "p.error")
     app.state.engine.dispose()
+
+
+def test_csv_links_send_the_key_when_reads_are_closed(driver: WebDriver, engine: Engine, read_key: str) -> None:
+    product_id, _, _ = richest_product(engine)
+    with running_app(create_app(engine, ServerConfig(open_reads=False, dagster_url=DEAD_DAGSTER))) as base:
+        driver.get(base + "/")
+        driver.execute_script("localStorage.setItem('ornamentsApiKey', arguments[0])", read_key)
+        driver.get(f"{base}/p/{product_id}")
+        wait(driver, lambda d: d.find_element(By.ID, "history-csv").get_attribute("href"))
+        link = driver.find_element(By.ID, "history-csv")
+        # Catch the save the page starts (the file's blob and name) instead of Chromium's download.
+        driver.execute_script(
+            "window.saved = null; let blob = null; const make = URL.createObjectURL;"
+            "URL.createObjectURL = (b) => { blob = b; return make(b); };"
+            "HTMLAnchorElement.prototype.click = function () {"
+            " if (this.download) blob.text().then((body) => { window.saved = [this.download, body]; }); };")
+        link.click()
+        name, body = wait(driver, lambda d: d.execute_script("return window.saved"))
+        assert name == f"product-{product_id}-history.csv"
+        with engine.connect() as conn:
+            versions = conn.execute(text("SELECT count(*) FROM price_history WHERE product_id = :id"),
+                                    {"id": product_id}).scalar_one()
+        assert body.startswith("id,price,availability,") and body.count("\r\n") == versions + 1
+        driver.execute_script("localStorage.clear()")
