@@ -241,6 +241,11 @@ class CeleryConfig(_Strict):
     backend_url: Annotated[str, AfterValidator(_celery_backend_url)] = "rpc://"
 
 
+class MarketConfig(_Strict):
+    # An in-stock offer at least this share under its ornament's fair price is marked a deal (0.2: 20% under).
+    deal_share: float = Field(0.2, gt=0, lt=1)
+
+
 WEBHOOK_SECRET_ENV = "ORNAMENTS_WEBHOOK_SECRET"
 
 
@@ -272,6 +277,7 @@ class Settings(_Strict):
     history: HistoryConfig = HistoryConfig()
     schedules: SchedulesConfig = SchedulesConfig()
     server: ServerSettings = ServerSettings()
+    market: MarketConfig = MarketConfig()
     auditor: AuditorConfig = AuditorConfig()
     celery: CeleryConfig = CeleryConfig()
     source: str = ""

@@ -69,14 +69,40 @@ class Offer(BaseModel):
     price: Decimal | None
     availability: str
     link: str
-    cheapest_in_stock: bool = Field(description="The cheapest available offer of this item in this condition")
-    gap_to_cheapest: Decimal | None = Field(description="This price minus the cheapest in-stock price, same condition")
+    cheapest_in_stock: bool = Field(description="The one cheapest offer in stock of this item, in any condition")
+    cheapest_in_condition: bool = Field(description="The one cheapest offer in stock of this item in this condition")
+    gap_to_cheapest: Decimal | None = Field(description="This price minus the cheapest in-stock price of the item"
+                                                        " (any condition); null without a price or an offer in stock")
+    gap_in_condition: Decimal | None = Field(description="This price minus the cheapest in-stock price in the same"
+                                                         " condition")
+    gap_to_fair_price: Decimal | None = Field(description="This price minus its condition's fair price")
+    deal: bool = Field(description="In stock and at least `deal_share` under its condition's fair price")
+
+
+class MarketPrice(BaseModel):
+    fair_price: Decimal = Field(description="Time-weighted median of in-stock prices over the window, every vendor")
+    observations: int = Field(description="Price-history versions (a price held in stock) behind it")
+    vendors: int
+    listings: int
+    window_from: datetime
+    window_to: datetime
+    refreshed_at: datetime
+
+
+class ConditionOffers(BaseModel):
+    condition: str = Field(description="'' when the SKU carried no condition code")
+    market: MarketPrice | None = Field(description="null: no in-stock price of this condition in the window")
+    cheapest_in_stock: Offer | None = Field(description="The cheapest offer in stock in this condition")
+    offers: list[Offer] = Field(description="This condition's current offers, cheapest first")
 
 
 class OrnamentOffers(BaseModel):
     item_number: str
+    offers_refreshed_at: datetime | None = Field(description="When `cross_vendor_offers` was built (null: no offer)")
+    deal_share: Decimal = Field(description="`market.deal_share`: how far under the fair price a deal is")
+    cheapest_in_stock: Offer | None = Field(description="The one cheapest offer in stock, in any condition")
     offers: list[Offer] = Field(description="Every vendor's current (listed) offer, cheapest first")
-    cheapest_in_stock: Offer | None = Field(description="The cheapest available offer in any condition")
+    conditions: list[ConditionOffers] = Field(description="Per condition: its fair price and offers")
 
 
 class VendorCount(BaseModel):

@@ -140,7 +140,7 @@ def test_offers_compare_vendors(replica: ReplicaHandle, resources: dict, migrate
 
     assert dg.materialize([cross_vendor_offers], resources=resources, instance=instance).success
     with create_engine(sqlalchemy_url(migrated_db_url)).connect() as conn:
-        rows = conn.execute(text("SELECT item_number, condition, vendor, price, availability, cheapest_in_stock"
+        rows = conn.execute(text("SELECT item_number, condition, vendor, price, availability, cheapest_in_condition"
                                  " FROM cross_vendor_offers")).all()
     truth_rows = [i for v in ("hookedonhallmark_com", "ornament_shop_com", "hallmark_ornaments_com")
                   for i in replica.truth(v, 2020) if i.item_number]
@@ -148,7 +148,7 @@ def test_offers_compare_vendors(replica: ReplicaHandle, resources: dict, migrate
     groups: dict[tuple, list] = {}
     for item in truth_rows:
         groups.setdefault((item.item_number, item.condition or ""), []).append(item)
-    cheapest = {r.item_number + "/" + r.condition: r.price for r in rows if r.cheapest_in_stock}
+    cheapest = {r.item_number + "/" + r.condition: r.price for r in rows if r.cheapest_in_condition}
     for (item_number, condition), items in groups.items():
         in_stock = [i.price for i in items if i.availability == "available" and i.price is not None]
         assert cheapest.get(f"{item_number}/{condition}") == (min(in_stock) if in_stock else None)

@@ -18,7 +18,9 @@ from ornament_pipeline.listing import Listing
 from ornament_pipeline.server.app import create_app
 from ornament_pipeline.server.auth import create_key
 from ornament_pipeline.server.config import ServerConfig
-from ornament_pipeline.server.testing import load_truth
+from ornament_pipeline.server.testing import load_truth, observed_at
+from ornament_pipeline.warehouse.market import refresh_market
+from ornament_pipeline.warehouse.offers import refresh_offers
 from ornament_pipeline.warehouse.scrapes import merge_observation
 from ornament_pipeline_tests.conftest import ADMIN_URL, drop_database
 
@@ -34,9 +36,17 @@ def warehouse_url() -> Iterator[str]:
     migrate(url)
     engine = create_engine(sqlalchemy_url(url))
     load_truth(engine, "small", DAYS)
+    refresh_analysis(engine)
     engine.dispose()
     yield url
     drop_database(name)
+
+
+def refresh_analysis(engine: Engine) -> None:
+    """What the `cross_vendor_offers` and `market_prices` assets do after syncs (the market as of the last day)."""
+    with engine.begin() as conn:
+        refresh_offers(conn)
+        refresh_market(conn, observed_at(DAYS - 1))
 
 
 @pytest.fixture(scope="session")

@@ -190,10 +190,10 @@ def test_ornament_offers_across_vendors(reader: TestClient, engine: Engine) -> N
     for offer in body["offers"]:
         by_condition.setdefault(offer["condition"], []).append(offer)
     for offers in by_condition.values():
-        flagged = [o for o in offers if o["cheapest_in_stock"]]
+        flagged = [o for o in offers if o["cheapest_in_condition"]]
         assert len(flagged) <= 1
         if flagged:
-            assert Decimal(flagged[0]["gap_to_cheapest"]) == 0
+            assert Decimal(flagged[0]["gap_in_condition"]) == 0
     prices = [Decimal(o["price"]) for o in body["offers"] if o["price"] is not None]
     assert prices == sorted(prices)
     missing = reader.get("/api/v1/ornaments/ZZ9999")

@@ -1,4 +1,4 @@
-"""`/ornaments/{item_number}` (cross-vendor comparison), `/vendors` and `/years` with counts."""
+"""`/ornaments/{item_number}` (cross-vendor comparison and fair price), `/vendors` and `/years` with counts."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ornament_pipeline.server.deps import run_db
 from ornament_pipeline.server.errors import ERROR_RESPONSES, NOT_FOUND, ApiError
 from ornament_pipeline.server.models import OrnamentOffers, VendorCount, YearCount
 from ornament_pipeline.server.params import ITEM_NUMBER, VendorParam
-from ornament_pipeline.server.queries.offers import cheapest_in_stock, ornament_offers
+from ornament_pipeline.server.queries.offers import ornament_report
 from ornament_pipeline.server.queries.products import vendor_counts, year_counts
 from ornament_pipeline.vendors import VENDOR_KEYS
 
@@ -19,19 +19,21 @@ router = APIRouter(tags=["catalogue"], responses=ERROR_RESPONSES, route_class=Ke
 
 
 @router.get("/ornaments/{item_number}", response_model=OrnamentOffers, responses=NOT_FOUND,
-            summary="Every vendor's current offer of one Hallmark item number")
+            summary="Every vendor's current offer of one Hallmark item number, and its fair price")
 async def read_ornament(
     item_number: Annotated[str, Path(pattern=ITEM_NUMBER, description="e.g. QX6001")],
     request: Request,
     access: Annotated[Access, Depends(read_access)],
 ) -> dict:
-    """Computed live from `products` (listed listings only), so it never lags the listings themselves.
-    `cheapest_in_stock` on an offer is per condition; the top-level one is the cheapest in any condition."""
+    """As the `cross_vendor_offers` and `market_prices` assets last built them (after each sync). One
+    `cheapest_in_stock` per item and one per condition; `deal` marks an offer in stock `deal_share` or more
+    under its condition's fair price."""
     item = item_number.upper()
-    offers = await run_db(request, access, lambda conn, _: ornament_offers(conn, item))
-    if offers is None:
+    deal_share = request.app.state.server_config.deal_share
+    report = await run_db(request, access, lambda conn, _: ornament_report(conn, item, deal_share))
+    if report is None:
         raise ApiError(404, "not_found", f"no listing carries item number {item}")
-    return {"item_number": item, "offers": offers, "cheapest_in_stock": cheapest_in_stock(offers)}
+    return report
 
 
 @router.get("/vendors", response_model=list[VendorCount], summary="Vendors with listing counts")
