@@ -21,6 +21,7 @@ from tabulate import tabulate
 from ornament_pipeline.integrations.progress import ScrapeProgress
 from ornament_pipeline.listing import Listing
 from ornament_pipeline.pipeline import freshness
+from ornament_pipeline.pipeline.market import REFRESH_AFTER_SYNCS
 from ornament_pipeline.pipeline.partitions import partition_evaluation, partition_key, split_key, vendor_year_partitions
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
 from ornament_pipeline.pipeline.scrape import FailedPage, enrich
@@ -363,9 +364,7 @@ SYNC_ASSETS = [vendor_year_sync]
     deps=["products"],  # what its SQL reads
     # Once after a burst: remember that some vendor-year was updated since the last refresh, and wait until no
     # run or backfill of products is in progress (eager() would wait for every partition to exist).
-    automation_condition=(dg.AutomationCondition.any_deps_updated().since_last_handled()
-                          & ~dg.AutomationCondition.any_deps_in_progress()
-                          & ~dg.AutomationCondition.in_progress()),
+    automation_condition=REFRESH_AFTER_SYNCS,
 )
 def cross_vendor_offers(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Per Hallmark item number and condition: each vendor's current price and stock, and the cheapest offer

@@ -33,9 +33,10 @@ IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dag
 
 # Evaluates cross_vendor_offers' automation condition (on by default, unlike Dagster's default sensor).
 offers_refresh = dg.AutomationConditionSensorDefinition(
-    "offers_refresh", target=dg.AssetSelection.assets("cross_vendor_offers"), minimum_interval_seconds=60,
+    "offers_refresh", target=dg.AssetSelection.assets("cross_vendor_offers", "market_prices"),
+    minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Rebuilds cross_vendor_offers after any vendor-year's price history changed.")
+    description="Rebuilds cross_vendor_offers and market_prices after any vendor-year's price history changed.")
 
 
 def in_flight_run(instance: dg.DagsterInstance, job_name: str) -> dg.RunRecord | None:

@@ -124,7 +124,7 @@ def test_dg_dev_serves_in_a_fresh_clone_and_stops_completely(
     assert "dagster_webserver_version" in answer.json()
     graph = httpx.post(f"{url}/graphql", json={"query": "{ assetNodes { assetKey { path } } }"}, timeout=30).json()
     assert sorted(node["assetKey"]["path"][0] for node in graph["data"]["assetNodes"]) == [
-        "cross_vendor_offers", "price_history", "products", "vendor_listings"]
+        "cross_vendor_offers", "market_prices", "price_history", "products", "vendor_listings"]
 
 
 def test_ornaments_dev_keeps_postgres_storage(tmp_path: Path) -> None:

@@ -54,7 +54,7 @@ def test_dev_serves_the_ui_on_the_replica_and_stops_cleanly(tmp_path: Path, new_
                 time.sleep(1)
         assert graph is not None, "the Dagster UI did not come up"
         assert sorted(node["assetKey"]["path"][0] for node in graph) == [
-            "cross_vendor_offers", "price_history", "products", "vendor_listings"]
+            "cross_vendor_offers", "market_prices", "price_history", "products", "vendor_listings"]
         # The replica it started answers on the configured ports, with the real sites' year index paths.
         index = httpx.get(f"http://127.0.0.1:{site_ports[1]}/hallmark-ornaments-by-year.html", timeout=10)
         assert index.status_code == 200 and "navList-action" in index.text

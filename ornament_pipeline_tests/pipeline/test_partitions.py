@@ -59,7 +59,7 @@ def history_counts(url: str) -> dict[str, int]:
 def test_definitions_graph_loads() -> None:
     graph = defs.resolve_asset_graph()
     assert {k.to_user_string() for k in graph.get_all_asset_keys()} == {
-        "vendor_listings", "products", "price_history", "cross_vendor_offers"}
+        "vendor_listings", "products", "price_history", "cross_vendor_offers", "market_prices"}
     assert defs.resolve_job_def("sync_vendor_year").partitions_def is not None
     repository = defs.get_repository_def()
     assert {s.name for s in repository.schedule_defs} == {"daily_recent_years", "weekly_all_partitions"}
