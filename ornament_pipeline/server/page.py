@@ -3,7 +3,10 @@
 It is a small client of the API: `/` searches (`GET /api/v1/products`), `/p/{id}` shows a listing, its price
 history as an inline SVG chart and the cross-vendor comparison. Kept in a Python module so it ships inside
 the package without package-data configuration. All text from the API is inserted with `textContent`.
+Signing in, watches and alert destinations are `page_watches.py`'s, put in at the `@watches` markers.
 """
+
+from ornament_pipeline.server.page_watches import insert_watches
 
 PAGE_HTML = r"""<!doctype html>
 <html lang="en">
@@ -32,14 +35,15 @@ PAGE_HTML = r"""<!doctype html>
   svg.chart .point.out { fill: #fff; stroke: #7a1f1f; stroke-width: 2; }
   svg.chart text { font-size: 11px; fill: #555; }
   svg.chart .axis { stroke: #bbb; }
+/* @watches: css */
 </style>
 </head>
 <body>
-<header><a href="/">Hallmark ornament prices</a></header>
+<header><a href="/">Hallmark ornament prices</a><!-- @watches: account --></header>
 <main>
   <div id="keybox" hidden>
     <form id="keyform">
-      <label>This server needs an API key to read: <input id="keyinput" type="password" size="40"
+      <label>Sign in with your API key (kept in this tab only): <input id="keyinput" type="password" size="40"
              autocomplete="off"></label>
       <button type="submit">Use key</button>
       <span id="keyerror" class="error"></span>
@@ -82,6 +86,7 @@ PAGE_HTML = r"""<!doctype html>
     <table id="offers"><thead><tr><th>Vendor</th><th>Condition</th><th>Listing</th><th class="num">Price</th>
       <th>Stock</th><th class="num">Over cheapest</th></tr></thead><tbody></tbody></table>
   </section>
+  <!-- @watches: views -->
 </main>
 <script>
 "use strict";
@@ -95,7 +100,7 @@ class AuthNeeded extends Error {}
 
 async function api(path) {
   const headers = {"Accept": "application/json"};
-  const key = localStorage.getItem("ornamentsApiKey");
+  const key = signedInKey();
   if (key) headers["X-API-Key"] = key;
   const response = await fetch(API + path, {headers});
   const body = await response.json().catch(() => ({}));
@@ -106,13 +111,12 @@ async function api(path) {
 
 function askForKey(message) {
   $("keybox").hidden = false;
-  $("keyerror").textContent = localStorage.getItem("ornamentsApiKey") ? message : "";
+  $("keyerror").textContent = signedInKey() ? message : "";
 }
 
 $("keyform").addEventListener("submit", (event) => {
   event.preventDefault();
-  localStorage.setItem("ornamentsApiKey", $("keyinput").value.trim());
-  location.reload();
+  signIn($("keyinput").value.trim());
 });
 
 function cell(row, text, className) {
@@ -309,9 +313,16 @@ function fail(error) {
   document.querySelector("main").appendChild(p);
 }
 
+// @watches: script
+
 const match = location.pathname.match(/^\/p\/(\d+)\/?$/);
-(match ? showProduct(match[1]) : showSearch()).catch(fail);
+const account = showAccount();
+(location.pathname === "/watches" ? showMyWatches(account) : match ? showProduct(match[1]) : showSearch())
+  .catch(fail);
+if (match) showWatchPanel(match[1], account).catch(fail);
 </script>
 </body>
 </html>
 """
+
+PAGE_HTML = insert_watches(PAGE_HTML)

@@ -106,7 +106,7 @@ def test_page_asks_for_a_key_when_reads_are_closed(driver: WebDriver, engine: En
         rows = driver.find_elements(By.CSS_SELECTOR, "#results tr.result")
         assert rows and all("frosty" in r.text.lower() for r in rows)
         assert driver.find_element(By.ID, "keybox").get_attribute("hidden") is not None
-        driver.execute_script("localStorage.clear()")
+        driver.execute_script("sessionStorage.clear()")
 
 
 def test_api_docs_render_without_a_cdn(driver: WebDriver, engine: Engine) -> None:
