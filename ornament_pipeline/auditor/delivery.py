@@ -194,7 +194,9 @@ WITH claimed AS (
     FOR UPDATE SKIP LOCKED
 ), leased AS (
     UPDATE alert_deliveries d
-    SET attempts = d.attempts + 1, next_attempt_at = clock_timestamp() + make_interval(secs => :lease)
+    SET attempts = d.attempts + 1,
+        next_attempt_at = clock_timestamp() + make_interval(
+            secs => CASE WHEN d.destination_id IS NULL THEN :lease ELSE :destination_lease END)
     FROM claimed c WHERE d.id = c.id
     RETURNING d.id, d.alert_id, d.channel, d.attempts, d.destination_id
 )
@@ -326,10 +328,10 @@ def deliver_one(engine: Engine, client: httpx.Client, webhook: WebhookConfig | N
     """Claim one due webhook delivery, send it, record the outcome: two short transactions, none during the POST.
 
     None when none is due. An attempt abandoned because `stop` was set is recorded and due again at once."""
-    # The row (configured webhook or a destination) is not known before the claim: lease for the longer deadline.
-    lease = max(webhook.timeout_seconds if webhook else 0.0, policy.timeout_seconds) + LEASE_MARGIN_SECONDS
+    lease = (webhook.timeout_seconds if webhook else 0.0) + LEASE_MARGIN_SECONDS
     with engine.begin() as conn:
-        row = conn.execute(text(_CLAIM_WEBHOOK), {"lease": lease}).first()
+        row = conn.execute(text(_CLAIM_WEBHOOK), {
+            "lease": lease, "destination_lease": policy.timeout_seconds + LEASE_MARGIN_SECONDS}).first()
     if row is None:
         return None
     attempt, started_at = row.attempts, datetime.now(UTC)
