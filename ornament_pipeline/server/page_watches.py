@@ -175,7 +175,8 @@ function alertLine(a) {
   const product = p.product || {};
   const row = document.createElement("tr");
   row.className = "alert";
-  cell(row, (p.event && p.event.occurred_at ? p.event.occurred_at : a.created_at).slice(0, 16).replace("T", " "));
+  const when = p.event && p.event.occurred_at ? p.event.occurred_at : a.created_at;
+  cell(row, when.slice(0, 16).replace("T", " ") + " UTC");
   cell(row, ALERT_KINDS[a.kind] || a.kind);
   cell(row, product.id ? link("/p/" + product.id, product.name || ("listing " + product.id)) : "");
   cell(row, VENDORS[product.vendor] || product.vendor || "");

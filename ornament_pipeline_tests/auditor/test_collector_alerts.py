@@ -94,6 +94,12 @@ def test_alerts_go_to_the_owners_verified_destinations_once_each(engine: Engine,
     # Once each: another pass sends nothing more.
     deliver_due(engine, webhook, FAST)
     assert sum(len(state.received) for state in receivers) == 4
+    # The alerts each watch raised, to its owner only (a new key of the same collector sees them too).
+    with collector(app, engine, "alice") as alice, collector(app, engine, "bob") as bob:
+        [raised] = alice.get(f"/api/v1/watches/{alices['id']}/alerts").json()
+        assert (raised["kind"], raised["payload"]["idempotency_key"]) == ("new_listing", key[alices["id"]])
+        refused = bob.get(f"/api/v1/watches/{alices['id']}/alerts")
+        assert refused.status_code == 404 and refused.json()["error"]["message"] == f"no watch {alices['id']}"
 
 
 def test_a_removed_destination_gets_nothing_more(engine: Engine, receivers: list[Receiver]) -> None:
