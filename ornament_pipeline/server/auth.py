@@ -171,13 +171,12 @@ def create_key(conn: Connection, name: str, scope: str,
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a key's name and scope (and, for a collector key, its collector), or `anonymous` when
-    reads are open."""
+    """Who is calling: a key's name and scope (and, for a collector key, its collector's id), or `anonymous`
+    when reads are open."""
 
     name: str
     scope: str
-    collector_id: int | None = None
-    collector: str | None = None
+    collector_id: int | None = None   # a collector key's collector (`api_keys.collector_name` has its name)
 
     @property
     def is_admin(self) -> bool:
@@ -204,7 +203,7 @@ class KeyChecker:
             log.info("revoked API key %r (%s) refused", stored.name, stored.prefix)
             raise ApiError(401, "unauthorized", "API key revoked")
         self._touch(conn, stored.id)
-        return Principal(stored.name, stored.scope, stored.collector_id, stored.collector)
+        return Principal(stored.name, stored.scope, stored.collector_id)
 
     def _touch(self, conn: Connection, key_id: int) -> None:
         now = time.monotonic()

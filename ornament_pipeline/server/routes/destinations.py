@@ -25,6 +25,7 @@ from ornament_pipeline.server.auth import Access, KeyedRoute, Principal, collect
 from ornament_pipeline.server.deps import run_db
 from ornament_pipeline.server.errors import ERROR_RESPONSES, NOT_FOUND, ApiError, FieldError
 from ornament_pipeline.server.params import MAX_BIGINT, NO_NUL
+from ornament_pipeline.server.queries import api_keys
 from ornament_pipeline.server.queries import destinations as queries
 from ornament_pipeline.server.routes.watches import not_found, owner_of
 
@@ -108,7 +109,8 @@ async def _verify(request: Request, access: Access, destination_id: int, url: st
 @router.get("/me", response_model=Me, summary="Who the presented key is")
 async def me(request: Request, access: Annotated[Access, Depends(read_access)]) -> Me:
     return await run_db(request, access, lambda conn, principal: Me(
-        name=principal.name, scope=principal.scope, collector=principal.collector))
+        name=principal.name, scope=principal.scope,
+        collector=None if principal.collector_id is None else api_keys.collector_name(conn, principal.collector_id)))
 
 
 @router.get("/destinations", response_model=list[DestinationOut],
