@@ -131,6 +131,11 @@ def test_a_destination_is_verified_by_a_signed_test_delivery(alice: TestClient, 
     assert test.headers["x-ornaments-idempotency-key"] == test.json["idempotency_key"]
     listed = alice.get("/api/v1/destinations").json()
     assert [d["id"] for d in listed] == [body["id"]] and "secret" not in listed[0]
+    # The same URL twice would get every alert twice: refused, and not tested again.
+    again = alice.post("/api/v1/destinations", json={"url": receiver.url})
+    assert again.status_code == 409 and again.json()["error"]["fields"][0]["field"] == "url"
+    assert "one of your destinations already" in again.json()["error"]["message"]
+    assert len(receiver.received) == 1
 
 
 def test_a_failed_verification_says_why_and_can_be_retried(alice: TestClient, receiver: Receiver,

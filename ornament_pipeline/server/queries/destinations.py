@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
 
 from ornament_pipeline.auditor.delivery import DESTINATION_REMOVED
 from ornament_pipeline.auditor.watches import Owner
@@ -49,10 +50,20 @@ def _one(conn: Connection, sql: str, params: dict[str, object]) -> Destination |
     return Destination(*row) if row else None
 
 
+class DestinationExists(ValueError):
+    """The collector has a destination with that URL already."""
+
+
 def insert_destination(conn: Connection, collector_id: int, url: str, secret: str, label: str | None) -> int:
-    return conn.execute(text(
-        "INSERT INTO alert_destinations (collector_id, url, secret, label) VALUES (:owner, :url, :secret, :label)"
-        " RETURNING id"), {"owner": collector_id, "url": url, "secret": secret, "label": label}).scalar_one()
+    try:
+        return conn.execute(text(
+            "INSERT INTO alert_destinations (collector_id, url, secret, label)"
+            " VALUES (:owner, :url, :secret, :label) RETURNING id"),
+            {"owner": collector_id, "url": url, "secret": secret, "label": label}).scalar_one()
+    except IntegrityError as exc:   # (in a transaction, the caller's is aborted: it raises on too)
+        if "alert_destinations_collector_url_key" in str(exc.orig):
+            raise DestinationExists(f"url: {url!r} is one of your destinations already") from None
+        raise
 
 
 def list_destinations(conn: Connection, owner: Owner, *, after_id: int = 0, limit: int = 1000) -> list[Destination]:

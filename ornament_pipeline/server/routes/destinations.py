@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 from ornament_pipeline.auditor.delivery import VerificationOutcome, send_verification
 from ornament_pipeline.server.auth import Access, KeyedRoute, Principal, collector_access, read_access
 from ornament_pipeline.server.deps import run_db
-from ornament_pipeline.server.errors import ERROR_RESPONSES, NOT_FOUND, ApiError, FieldError
+from ornament_pipeline.server.errors import ERROR_RESPONSES, NOT_FOUND, ApiError, ErrorBody, FieldError
 from ornament_pipeline.server.params import MAX_BIGINT, NO_NUL
 from ornament_pipeline.server.queries import api_keys
 from ornament_pipeline.server.queries import destinations as queries
@@ -32,6 +32,8 @@ from ornament_pipeline.server.routes.watches import not_found, owner_of
 router = APIRouter(tags=["collectors"], responses=ERROR_RESPONSES, route_class=KeyedRoute)
 
 DestinationId = Annotated[int, Path(ge=1, le=MAX_BIGINT)]
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "The caller has a destination with that URL already"}}
 MAX_URL_LENGTH = 2000
 
 
@@ -125,7 +127,7 @@ async def list_destinations(
         _out(d) for d in queries.list_destinations(conn, owner_of(principal), after_id=after_id, limit=limit)])
 
 
-@router.post("/destinations", response_model=DestinationCreated, status_code=201,
+@router.post("/destinations", response_model=DestinationCreated, status_code=201, responses=CONFLICT,
              summary="Register a webhook URL for the caller's alerts (collector); it is tested at once")
 async def create_destination(
     body: DestinationIn,
@@ -142,7 +144,11 @@ async def create_destination(
         if principal.collector_id is None:
             raise ApiError(403, "forbidden", f"destinations belong to a collector: key {principal.name!r} is an"
                                              f" admin key; create them with the collector's own key")
-        destination_id = queries.insert_destination(conn, principal.collector_id, url, secret, label)
+        try:
+            destination_id = queries.insert_destination(conn, principal.collector_id, url, secret, label)
+        except queries.DestinationExists as exc:
+            raise ApiError(409, "conflict", str(exc),
+                           [FieldError(field="url", location="body", message=str(exc))]) from None
         conn.commit()
         return destination_id
 

@@ -38,6 +38,9 @@ CREATE TABLE alert_destinations (
     deleted_at           TIMESTAMPTZ              -- removed by its owner or an admin: kept for its deliveries
 );
 CREATE INDEX alert_destinations_collector_idx ON alert_destinations (collector_id, id) WHERE deleted_at IS NULL;
+-- One destination per URL and collector: the same URL twice would get every alert twice.
+CREATE UNIQUE INDEX alert_destinations_collector_url_key ON alert_destinations (collector_id, url)
+    WHERE deleted_at IS NULL;
 
 -- A webhook delivery goes to the configured webhook (destination_id NULL) or to one destination: one delivery
 -- per alert, channel and destination, so an alert reaches each verified destination of its owner once.
