@@ -424,7 +424,7 @@ class VerificationOutcome:
 
 
 def send_verification(destination_id: int, url: str, secret: str, timeout_seconds: float,
-              client: httpx.Client | None = None) -> VerificationOutcome:
+                      client: httpx.Client | None = None) -> VerificationOutcome:
     """POST a signed test delivery to a destination (the same body shape, headers and signature as an alert's),
     within `timeout_seconds`. Opens no database transaction: call it between two."""
     import httpx
