@@ -112,11 +112,18 @@ inserted AS (
     FROM keyed k
     ORDER BY k.seq, array_position(ARRAY['price_drop', 'back_in_stock', 'new_listing', 'all_time_low'], k.alert_kind)
     ON CONFLICT (idempotency_key) DO NOTHING
-    RETURNING id, kind
+    RETURNING id, kind, watch_id
 ),
-queued AS (
-    INSERT INTO alert_deliveries (alert_id, channel)
-    SELECT i.id, c.channel FROM inserted i CROSS JOIN unnest(CAST(:channels AS text[])) AS c (channel)
+owned AS (
+    SELECT i.id, w.collector_id FROM inserted i JOIN watches w ON w.id = i.watch_id
+),
+queued AS (  -- the log always; the configured webhook for the operator's watches; a collector's verified destinations
+    INSERT INTO alert_deliveries (alert_id, channel, destination_id)
+    SELECT o.id, c.channel, NULL::bigint FROM owned o CROSS JOIN unnest(CAST(:channels AS text[])) AS c (channel)
+    WHERE c.channel = 'log' OR o.collector_id IS NULL
+    UNION ALL
+    SELECT o.id, 'webhook', d.id FROM owned o
+    JOIN alert_destinations d ON d.collector_id = o.collector_id AND d.verified_at IS NOT NULL AND d.deleted_at IS NULL
 )
 SELECT kind, count(*) AS n FROM inserted GROUP BY kind"""
 
@@ -150,7 +157,9 @@ def raise_alerts_batch(conn: Connection, channels: Sequence[str], batch: int = D
                        cursor_name: str = CURSOR_NAME) -> AlertBatch:
     """Read up to `batch` events after the cursor, raise their alerts, move the cursor; in the caller's transaction.
 
-    `channels` are the deliveries queued per alert (`log`, `webhook`)."""
+    `channels` are the deliveries queued per alert of an operator's watch (`log`, `webhook`); an alert of a
+    collector's watch queues the log (when in `channels`) and one webhook delivery per verified destination of
+    the collector, whether or not a webhook is configured."""
     conn.execute(text(_ENSURE_CURSOR), {"name": cursor_name})
     txid, event_id = conn.execute(text(_LOCK_CURSOR), {"name": cursor_name}).one()
     if conn.execute(text("SHOW transaction_isolation")).scalar_one() != "read committed":

@@ -40,10 +40,10 @@ def _dash(value: object) -> str:
 
 
 def _table(watches: list[Watch]) -> str:
-    header = ("ID", "ITEM", "COND", "VENDOR", "MAX PRICE", "DROP %", "KINDS", "LABEL")
+    header = ("ID", "ITEM", "COND", "VENDOR", "MAX PRICE", "DROP %", "KINDS", "OWNER", "LABEL")
     rows = [header] + [
         (str(w.id), w.item_number, _dash(w.condition), _dash(w.vendor), _dash(w.max_price), _dash(w.drop_percent),
-         ",".join(w.kinds), _dash(w.label)) for w in watches
+         ",".join(w.kinds), _dash(w.owner), _dash(w.label)) for w in watches
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
@@ -64,7 +64,8 @@ def add(
     label: Annotated[str | None, typer.Option(help="A note shown with the alerts.")] = None,
     output: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
-    """Watch an ornament; alerts start with the next change the auditor reads."""
+    """Watch an ornament for the operator (alerts go to the configured webhook); alerts start with the next change
+    the auditor reads."""
     _check_format(output)
     if not item_number:
         raise _fail("--item-number is required (a Hallmark item number, e.g. QX1571)", 2)
@@ -80,7 +81,7 @@ def list_(
     item_number: Annotated[str | None, typer.Option("--item-number", help="Only watches of this item.")] = None,
     output: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
-    """List watches."""
+    """List watches: the operator's (OWNER -) and every collector's."""
     _check_format(output)
     watches = list_watches(_engine(), item_number)
     if output == "json":

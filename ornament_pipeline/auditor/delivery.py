@@ -14,6 +14,10 @@ A delivery committed as `delivered` is never sent again. A worker killed mid-sen
 delivery is still pending and is sent again when the lease ends. A worker told to stop (SIGTERM) abandons its
 in-flight attempt and makes the delivery due again at once. Either way the alert may be sent twice, with the
 same `X-Ornaments-Idempotency-Key`, which a receiver uses to drop the repeat.
+
+A webhook delivery goes to the configured webhook (the operator's watches) or to one of the destinations a
+collector registered (that collector's watches; `destination_id`), each signed with its own secret. A destination
+is used once a signed test delivery (`send_verification`) was answered 2xx.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -69,6 +74,8 @@ class RetryPolicy:
     max_attempts: int = AuditorConfig().max_attempts
     backoff_seconds: float = AuditorConfig().backoff_seconds
     backoff_max_seconds: float = AuditorConfig().backoff_max_seconds
+    # The deadline of one attempt at a collector's destination (the configured webhook carries its own).
+    timeout_seconds: float = AuditorConfig().webhook_timeout_seconds
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         delay = min(self.backoff_seconds * 2 ** max(attempt - 1, 0), self.backoff_max_seconds)
@@ -99,13 +106,15 @@ def make_webhook(url: str, secret: str | None,
 
 
 def retry_policy_from_settings(settings: Settings) -> RetryPolicy:
-    """The `auditor` section's `max_attempts`, `backoff_seconds`, `backoff_max_seconds`."""
+    """The `auditor` section's `max_attempts`, `backoff_seconds`, `backoff_max_seconds`, `webhook_timeout_seconds`."""
     auditor = settings.auditor
-    return RetryPolicy(auditor.max_attempts, auditor.backoff_seconds, auditor.backoff_max_seconds)
+    return RetryPolicy(auditor.max_attempts, auditor.backoff_seconds, auditor.backoff_max_seconds,
+                       auditor.webhook_timeout_seconds)
 
 
 def channels_for(webhook: WebhookConfig | None) -> list[str]:
-    """Deliveries queued per new alert: always the log, and the webhook when one is configured."""
+    """Deliveries queued per new alert of an operator's watch: always the log, and the webhook when one is
+    configured. A collector's watch queues the log and one webhook delivery per verified destination."""
     return ["log", "webhook"] if webhook else ["log"]
 
 
@@ -185,12 +194,15 @@ WITH claimed AS (
     FOR UPDATE SKIP LOCKED
 ), leased AS (
     UPDATE alert_deliveries d
-    SET attempts = d.attempts + 1, next_attempt_at = clock_timestamp() + make_interval(secs => :lease)
+    SET attempts = d.attempts + 1,
+        next_attempt_at = clock_timestamp() + make_interval(
+            secs => CASE WHEN d.destination_id IS NULL THEN :lease ELSE :destination_lease END)
     FROM claimed c WHERE d.id = c.id
-    RETURNING d.id, d.alert_id, d.channel, d.attempts
+    RETURNING d.id, d.alert_id, d.channel, d.attempts, d.destination_id
 )
-SELECT l.id, l.channel, l.attempts, a.idempotency_key, a.payload
-FROM leased l JOIN alerts a ON a.id = l.alert_id"""
+SELECT l.id, l.channel, l.attempts, a.idempotency_key, a.payload, l.destination_id,
+       t.url AS destination_url, t.secret AS destination_secret, t.deleted_at IS NOT NULL AS destination_removed
+FROM leased l JOIN alerts a ON a.id = l.alert_id LEFT JOIN alert_destinations t ON t.id = l.destination_id"""
 
 _RECORD_ATTEMPT = """
 INSERT INTO delivery_attempts (delivery_id, attempt, started_at, finished_at, status_code, error)
@@ -217,6 +229,8 @@ WITH failed AS (
 {_RECORD_ATTEMPT}"""
 
 ABANDONED = "abandoned: the auditor stopped before the answer"
+DESTINATION_REMOVED = "the destination was removed"
+NO_WEBHOOK = "no webhook configured (auditor.webhook_url / ORNAMENTS_WEBHOOK_URL)"
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -316,15 +330,19 @@ def deliver_one(engine: Engine, client: httpx.Client, webhook: WebhookConfig | N
     None when none is due. An attempt abandoned because `stop` was set is recorded and due again at once."""
     lease = (webhook.timeout_seconds if webhook else 0.0) + LEASE_MARGIN_SECONDS
     with engine.begin() as conn:
-        row = conn.execute(text(_CLAIM_WEBHOOK), {"lease": lease}).first()
+        row = conn.execute(text(_CLAIM_WEBHOOK), {
+            "lease": lease, "destination_lease": policy.timeout_seconds + LEASE_MARGIN_SECONDS}).first()
     if row is None:
         return None
     attempt, started_at = row.attempts, datetime.now(UTC)
-    if webhook is None:
-        outcome: Outcome | None = (None, "no webhook configured (auditor.webhook_url / ORNAMENTS_WEBHOOK_URL)", None)
+    target = (webhook if row.destination_id is None
+              else WebhookConfig(row.destination_url, row.destination_secret, policy.timeout_seconds))
+    final = row.destination_removed   # a destination removed after this delivery was queued: never sent
+    if target is None or final:
+        outcome: Outcome | None = (None, DESTINATION_REMOVED if final else NO_WEBHOOK, None)
     else:
-        body, headers = webhook_request(webhook, row.idempotency_key, row.payload, attempt)
-        outcome = post_with_deadline(client, webhook, body, headers, stop)
+        body, headers = webhook_request(target, row.idempotency_key, row.payload, attempt)
+        outcome = post_with_deadline(client, target, body, headers, stop)
     status_code, error, retry_after = outcome if outcome is not None else (None, ABANDONED, None)
     params = {"id": row.id, "attempt": attempt, "started_at": started_at, "status_code": status_code, "error": error}
     if error is None:
@@ -336,7 +354,7 @@ def deliver_one(engine: Engine, client: httpx.Client, webhook: WebhookConfig | N
             conn.execute(text(_FAILED), {**params, "give_up": False, "delay": 0.0})
         log.info("delivery %s (attempt %s) abandoned; it is due again", row.id, attempt)
         return DeliveryReport()
-    give_up = attempt >= policy.max_attempts
+    give_up = final or attempt >= policy.max_attempts
     with engine.begin() as conn:
         conn.execute(text(_FAILED), {**params, "give_up": give_up, "delay": policy.delay(attempt, retry_after)})
     log.warning("delivery %s (%s, attempt %s) failed: %s%s", row.id, row.channel, attempt, error,
@@ -390,6 +408,47 @@ def deliver_due(engine: Engine, webhook: WebhookConfig | None, policy: RetryPoli
         if own_client:
             client.close()
     return total
+
+
+TEST_KIND = "test"
+
+
+@dataclass(frozen=True)
+class VerificationOutcome:
+    """What a destination's test delivery got: verified (a 2xx), or the HTTP status and a reason for the
+    collector (the status alone for an answer: its body is the receiver's, not ours to show)."""
+
+    verified: bool
+    status_code: int | None
+    reason: str | None
+
+
+def send_verification(destination_id: int, url: str, secret: str, timeout_seconds: float,
+                      client: httpx.Client | None = None) -> VerificationOutcome:
+    """POST a signed test delivery to a destination (the same body shape, headers and signature as an alert's),
+    within `timeout_seconds`. Opens no database transaction: call it between two."""
+    import httpx
+
+    target = WebhookConfig(url, secret, timeout_seconds)
+    key = f"test-d{destination_id}-{secrets.token_hex(8)}"
+    payload = {"kind": TEST_KIND, "destination": {"id": destination_id},
+               "message": "a test delivery: answer 2xx to start receiving this collector's alerts"}
+    body, headers = webhook_request(target, key, payload, 1)
+    own_client = client is None
+    client = client or httpx.Client(follow_redirects=False)
+    try:
+        outcome = post_with_deadline(client, target, body, headers)
+    finally:
+        if own_client:
+            client.close()
+    status_code, error, _ = outcome if outcome is not None else (None, ABANDONED, None)
+    if error is None:
+        return VerificationOutcome(True, status_code, None)
+    if status_code is not None and error.startswith("HTTP "):
+        reason = f"the destination answered HTTP {status_code}; a 2xx is needed"
+    else:
+        reason = error
+    return VerificationOutcome(False, status_code, reason)
 
 
 def next_due_in(engine: Engine) -> float | None:

@@ -39,11 +39,14 @@ class AuditorResource(dg.ConfigurableResource):
         return make_webhook(url, secret, timeout)
 
     def policy(self) -> RetryPolicy:
-        if self.max_attempts is not None and self.backoff_seconds is not None and self.backoff_max_seconds is not None:
-            return RetryPolicy(self.max_attempts, self.backoff_seconds, self.backoff_max_seconds)
+        """Retries, and the deadline of an attempt at a collector's destination (`timeout_seconds`)."""
+        if (self.max_attempts is not None and self.backoff_seconds is not None and self.backoff_max_seconds is not None
+                and self.timeout_seconds is not None):
+            return RetryPolicy(self.max_attempts, self.backoff_seconds, self.backoff_max_seconds, self.timeout_seconds)
         default = retry_policy_from_settings(get_settings())
         return RetryPolicy(
             default.max_attempts if self.max_attempts is None else self.max_attempts,
             default.backoff_seconds if self.backoff_seconds is None else self.backoff_seconds,
             default.backoff_max_seconds if self.backoff_max_seconds is None else self.backoff_max_seconds,
+            default.timeout_seconds if self.timeout_seconds is None else self.timeout_seconds,
         )

@@ -3,6 +3,10 @@
 Each function takes an `Engine` (it commits its own transaction) or a `Connection` (it runs inside the
 caller's transaction; the caller commits). Bad input raises `WatchError` (a `ValueError`) with a message
 meant for a person; an unknown id raises `WatchNotFound` (also a `WatchError`).
+
+A watch has an owner: a collector (made with that collector's key), or none (the operator's: made with an admin
+key or the CLI). Lookups take an `Owner`, whose watches the caller may see; another owner's watch is
+`WatchNotFound`, exactly like a missing one.
 """
 
 from __future__ import annotations
@@ -33,7 +37,25 @@ class WatchError(ValueError):
 
 
 class WatchNotFound(WatchError):
-    """No watch has that id."""
+    """No watch has that id (that the caller may see)."""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose watches (and destinations) a caller sees: everyone's, the operator's only (`collector_id` None), or
+    one collector's."""
+
+    collector_id: int | None
+    everyone: bool = False
+
+    def params(self) -> dict[str, object]:
+        return {"owner": self.collector_id, "everyone": self.everyone}
+
+
+EVERYONE = Owner(None, everyone=True)   # an admin key, the CLI
+OPERATOR = Owner(None)                  # a read key: the operator's watches, never a collector's
+# The owner test of every lookup, with `Owner.params()` bound.
+OWNED = "(CAST(:everyone AS boolean) OR w.collector_id IS NOT DISTINCT FROM CAST(:owner AS bigint))"
 
 
 @dataclass(frozen=True)
@@ -47,6 +69,8 @@ class Watch:
     kinds: tuple[str, ...]
     label: str | None
     created_at: datetime
+    collector_id: int | None = None   # the owner; None: the operator's
+    owner: str | None = None          # the owner's name
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
@@ -54,15 +78,19 @@ class Watch:
             "max_price": None if self.max_price is None else str(self.max_price),
             "drop_percent": None if self.drop_percent is None else str(self.drop_percent),
             "kinds": list(self.kinds), "label": self.label, "created_at": self.created_at.isoformat(),
+            "owner": self.owner,
         }
 
 
-_COLUMNS = "id, item_number, condition, vendor, max_price, drop_percent, kinds, label, created_at"
+_COLUMNS = ("w.id, w.item_number, w.condition, w.vendor, w.max_price, w.drop_percent, w.kinds, w.label,"
+            " w.created_at, w.collector_id, c.name AS owner")
+# `w` written by the statement in the CTE `w` (INSERT/DELETE ... RETURNING *), with its owner's name.
+_WITH_OWNER = f"SELECT {_COLUMNS} FROM w LEFT JOIN collectors c ON c.id = w.collector_id"
 
 
 def _row_to_watch(row: Any) -> Watch:
     return Watch(row.id, row.item_number, row.condition, row.vendor, row.max_price, row.drop_percent,
-                 tuple(row.kinds), row.label, row.created_at)
+                 tuple(row.kinds), row.label, row.created_at, row.collector_id, row.owner)
 
 
 @contextmanager
@@ -111,8 +139,10 @@ def add_watch(
     drop_percent: Decimal | str | float | int | None = None,
     kinds: str | Iterable[str] | None = None,
     label: str | None = None,
+    collector_id: int | None = None,
 ) -> Watch:
-    """Validate and store a watch; returns it with its id. Alerts start with the next unread change event."""
+    """Validate and store a watch (owned by `collector_id`, or the operator's); returns it with its id. Alerts
+    start with the next unread change event."""
     item = (item_number or "").strip().upper()
     if not _ITEM_NUMBER.match(item):
         raise WatchError(f"item_number: {item_number!r} is not a Hallmark item number (like QX1571 or QXM4152)")
@@ -138,45 +168,72 @@ def add_watch(
         raise WatchError(f"label: at most {_LABEL_MAX} characters, got {len(note)}")
     with _connection(bind) as conn:
         row = conn.execute(
-            text(f"INSERT INTO watches (item_number, condition, vendor, max_price, drop_percent, kinds, label)"
-                 f" VALUES (:item, :cond, :vendor, :price, :percent, :kinds, :label) RETURNING {_COLUMNS}"),
+            text(f"WITH w AS (INSERT INTO watches (item_number, condition, vendor, max_price, drop_percent, kinds,"
+                 f" label, collector_id) VALUES (:item, :cond, :vendor, :price, :percent, :kinds, :label, :owner)"
+                 f" RETURNING *) {_WITH_OWNER}"),
             {"item": item, "cond": cond, "vendor": vend, "price": price, "percent": percent,
-             "kinds": list(alert_kinds), "label": note},
+             "kinds": list(alert_kinds), "label": note, "owner": collector_id},
         ).one()
     return _row_to_watch(row)
 
 
 def list_watches(bind: Connection | Engine, item_number: str | None = None, *, after_id: int = 0,
-                 limit: int | None = None) -> list[Watch]:
-    """Watches (all, or those of one item number) with an id above `after_id`, oldest first, at most `limit`."""
-    conditions = ["id > :after_id"]
-    params: dict[str, object] = {"after_id": after_id, "limit": limit}
-    if item_number:
-        conditions.append("item_number = :item")
-        params["item"] = item_number.strip().upper()
-    sql = f"SELECT {_COLUMNS} FROM watches WHERE {' AND '.join(conditions)} ORDER BY id LIMIT :limit"
+                 limit: int | None = None, owner: Owner = EVERYONE) -> list[Watch]:
+    """`owner`'s watches (all, or those of one item number) with an id above `after_id`, oldest first, at most
+    `limit`."""
+    sql = (f"SELECT {_COLUMNS} FROM watches w LEFT JOIN collectors c ON c.id = w.collector_id"
+           f" WHERE w.id > :after_id AND {OWNED} AND (CAST(:item AS text) IS NULL OR w.item_number = :item)"
+           f" ORDER BY w.id LIMIT :limit")
+    item = item_number.strip().upper() if item_number and item_number.strip() else None
     with _connection(bind) as conn:
-        rows = conn.execute(text(sql), params).all()
+        rows = conn.execute(text(sql), {"after_id": after_id, "limit": limit, "item": item, **owner.params()}).all()
     return [_row_to_watch(row) for row in rows]
 
 
-def get_watch(bind: Connection | Engine, watch_id: int) -> Watch:
-    """One watch by id; `WatchNotFound` when there is none."""
+def get_watch(bind: Connection | Engine, watch_id: int | str, owner: Owner = EVERYONE) -> Watch:
+    """One of `owner`'s watches by id; `WatchNotFound` when there is none."""
     with _connection(bind) as conn:
-        row = conn.execute(text(f"SELECT {_COLUMNS} FROM watches WHERE id = :id"), {"id": _watch_id(watch_id)}).first()
+        row = conn.execute(text(f"SELECT {_COLUMNS} FROM watches w LEFT JOIN collectors c ON c.id = w.collector_id"
+                                f" WHERE w.id = :id AND {OWNED}"),
+                           {"id": _watch_id(watch_id), **owner.params()}).first()
     if row is None:
         raise WatchNotFound(f"no watch with id {watch_id}")
     return _row_to_watch(row)
 
 
-def remove_watch(bind: Connection | Engine, watch_id: int | str) -> Watch:
-    """Delete a watch and return what it was. Alerts already raised stay (and are still delivered)."""
+def remove_watch(bind: Connection | Engine, watch_id: int | str, owner: Owner = EVERYONE) -> Watch:
+    """Delete one of `owner`'s watches and return what it was. Alerts already raised stay (and are still
+    delivered)."""
     with _connection(bind) as conn:
-        row = conn.execute(text(f"DELETE FROM watches WHERE id = :id RETURNING {_COLUMNS}"),
-                           {"id": _watch_id(watch_id)}).first()
+        row = conn.execute(text(f"WITH w AS (DELETE FROM watches w WHERE w.id = :id AND {OWNED} RETURNING *)"
+                                f" {_WITH_OWNER}"),
+                           {"id": _watch_id(watch_id), **owner.params()}).first()
     if row is None:
         raise WatchNotFound(f"no watch with id {watch_id}")
     return _row_to_watch(row)
+
+
+@dataclass(frozen=True)
+class RaisedAlert:
+    """An alert a watch raised (the payload is what its deliveries carry)."""
+
+    id: int
+    kind: str
+    created_at: datetime
+    payload: dict[str, Any]
+
+
+def watch_alerts(bind: Connection | Engine, watch_id: int | str, owner: Owner = EVERYONE, *,
+                 before_id: int | None = None, limit: int = 100) -> list[RaisedAlert]:
+    """The alerts one of `owner`'s watches raised, newest first, at most `limit` with ids below `before_id`;
+    `WatchNotFound` when the watch is not one of `owner`'s (alerts of a removed watch have no watch)."""
+    with _connection(bind) as conn:
+        get_watch(conn, watch_id, owner)
+        rows = conn.execute(text(
+            "SELECT id, kind, created_at, payload FROM alerts WHERE watch_id = :id"
+            " AND (CAST(:before AS bigint) IS NULL OR id < :before) ORDER BY id DESC LIMIT :limit"),
+            {"id": _watch_id(watch_id), "before": before_id, "limit": limit}).all()
+    return [RaisedAlert(row.id, row.kind, row.created_at, row.payload) for row in rows]
 
 
 def _watch_id(watch_id: int | str) -> int:

@@ -13,14 +13,15 @@ from ornament_pipeline.server import web
 from ornament_pipeline.server.auth import KeyChecker, document_key_schemes, install_log_redaction
 from ornament_pipeline.server.config import ServerConfig
 from ornament_pipeline.server.errors import install_error_handlers
-from ornament_pipeline.server.routes import catalog, changes, health, products, syncs, watches
+from ornament_pipeline.server.routes import catalog, changes, destinations, health, products, syncs, watches
 
 API_PREFIX = "/api/v1"
 
 DESCRIPTION = """Prices and stock of Hallmark Keepsake ornaments at three resellers, and how they changed.
 
 Send an API key (`ornaments api-keys create`) as `X-API-Key: <key>` or `Authorization: Bearer <key>`.
-Read routes need a `read` or `admin` key (none when the server opens reads), `POST /syncs` an `admin` key.
+Read routes need a key of any scope (none when the server opens reads), `POST /syncs` an `admin` key; a
+`collector` key also manages its own watches and alert destinations (an `admin` key everyone's).
 Errors are JSON: `{"error": {"status", "code", "message", "fields"}}`. Money is a decimal string."""
 
 
@@ -39,7 +40,7 @@ def create_app(engine: Engine, config: ServerConfig | None = None) -> FastAPI:
     app.state.db_executor = ThreadPoolExecutor(app.state.server_config.db_threads, thread_name_prefix="db")
     app.state.key_checker = KeyChecker()
     install_error_handlers(app)
-    for module in (products, catalog, changes, watches, syncs, health):
+    for module in (products, catalog, changes, watches, destinations, syncs, health):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(web.router)
     document_key_schemes(app)

@@ -29,8 +29,9 @@ from ornament_pipeline.server.queries import api_keys
 
 log = logging.getLogger(__name__)
 
-Scope = Literal["read", "admin"]
-SCOPES: tuple[str, ...] = ("read", "admin")
+# read: GET routes; collector: also its own watches and alert destinations; admin: everything, everyone's.
+Scope = Literal["read", "collector", "admin"]
+SCOPES: tuple[str, ...] = ("read", "collector", "admin")
 _KEY_PATTERN = re.compile(r"^orn_([0-9a-f]{8})_[A-Za-z0-9_-]{20,100}$")
 _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
 # Last use is written at most this often per key and process, so reads do not turn into writes.
@@ -141,27 +142,45 @@ def generate_key() -> NewKey:
     return NewKey(key, prefix, hash_key(key))
 
 
-def create_key(conn: Connection, name: str, scope: str) -> tuple[api_keys.StoredKey, str]:
-    """Store a new key's hash; returns the row and the key itself (the only time it exists in clear)."""
+def _check_name(name: str, what: str) -> str:
+    if not name.strip() or len(name) > 100:
+        raise ValueError(f"{what} must be 1 to 100 characters")
+    if not name.isprintable():
+        raise ValueError(f"{what} must be printable text (no tabs, newlines or control characters): {name!r}")
+    return name.strip()
+
+
+def create_key(conn: Connection, name: str, scope: str,
+               collector: str | None = None) -> tuple[api_keys.StoredKey, str]:
+    """Store a new key's hash; returns the row and the key itself (the only time it exists in clear).
+
+    A `collector` key belongs to the collector named `collector` (default: the key's name), created on first
+    use; another key for the same collector manages the same watches and destinations."""
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
-    if not name.strip() or len(name) > 100:
-        raise ValueError("name must be 1 to 100 characters")
-    if not name.isprintable():
-        raise ValueError(f"name must be printable text (no tabs, newlines or control characters): {name!r}")
+    name = _check_name(name, "name")
+    if collector is not None and scope != "collector":
+        raise ValueError(f"collector: only a collector key belongs to a collector (scope is {scope!r})")
+    owner = api_keys.collector_id(conn, _check_name(collector or name, "collector")) if scope == "collector" else None
     for _ in range(5):  # prefix collisions are possible in principle (32 bits); retry with a fresh key
         new = generate_key()
         if api_keys.key_by_prefix(conn, new.prefix) is None:
-            return api_keys.insert_key(conn, name.strip(), scope, new.prefix, new.key_hash), new.key
+            return api_keys.insert_key(conn, name, scope, new.prefix, new.key_hash, owner), new.key
     raise RuntimeError("could not find a free key prefix")
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a key's name and scope, or `anonymous` when reads are open."""
+    """Who is calling: a key's name and scope (and, for a collector key, its collector's id), or `anonymous`
+    when reads are open."""
 
     name: str
     scope: str
+    collector_id: int | None = None   # a collector key's collector (`api_keys.collector_name` has its name)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.scope == "admin"
 
 
 ANONYMOUS = Principal("anonymous", "read")
@@ -184,7 +203,7 @@ class KeyChecker:
             log.info("revoked API key %r (%s) refused", stored.name, stored.prefix)
             raise ApiError(401, "unauthorized", "API key revoked")
         self._touch(conn, stored.id)
-        return Principal(stored.name, stored.scope)
+        return Principal(stored.name, stored.scope, stored.collector_id)
 
     def _touch(self, conn: Connection, key_id: int) -> None:
         now = time.monotonic()
@@ -240,6 +259,7 @@ def _access(scope: Scope):
 
 
 read_access = _access("read")
+collector_access = _access("collector")   # a collector key (its own things) or an admin key (everyone's)
 admin_access = _access("admin")
 
 
@@ -250,13 +270,17 @@ def authorize(conn: Connection, checker: KeyChecker, access: Access) -> Principa
         return ANONYMOUS  # `read_access` let it through: reads are open
     principal = checker.verify(conn, access.presented)
     if access.scope == "admin" and principal.scope != "admin":
-        raise ApiError(403, "forbidden", f"this route needs an admin key; key {principal.name!r} is read-only")
+        raise ApiError(403, "forbidden", f"this route needs an admin key; key {principal.name!r} is a"
+                                         f" {principal.scope} key")
+    if access.scope == "collector" and principal.scope not in ("collector", "admin"):
+        raise ApiError(403, "forbidden", f"this route needs a collector or admin key; key {principal.name!r} is"
+                                         f" read-only")
     return principal
 
 
 class KeyedRoute(APIRoute):
-    """A route whose OpenAPI operation lists the key schemes when its endpoint depends on `read_access` or
-    `admin_access` (the routers' `route_class`)."""
+    """A route whose OpenAPI operation lists the key schemes when its endpoint depends on `read_access`,
+    `collector_access` or `admin_access` (the routers' `route_class`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -270,10 +294,13 @@ def route_scope(route: Any) -> Scope | None:
     return _required_scope(dependant) if isinstance(dependant, Dependant) else None
 
 
+_ACCESS: dict[Any, Scope] = {read_access: "read", collector_access: "collector", admin_access: "admin"}
+_STRICTEST_FIRST: tuple[Scope, ...] = ("admin", "collector", "read")
+
+
 def _required_scope(dependant: Dependant) -> Scope | None:
-    scopes = {"admin" if d.call is admin_access else "read" if d.call is read_access else _required_scope(d)
-              for d in dependant.dependencies}
-    return "admin" if "admin" in scopes else "read" if "read" in scopes else None
+    scopes = {_ACCESS.get(d.call) or _required_scope(d) for d in dependant.dependencies}
+    return next((scope for scope in _STRICTEST_FIRST if scope in scopes), None)
 
 
 def document_key_schemes(app: FastAPI) -> None:

@@ -21,7 +21,12 @@ def _engine():
 @api_keys_app.command("create")
 def create(
     name: str = typer.Option(..., "--name", help="A unique name for whoever holds the key"),
-    scope: str = typer.Option("read", "--scope", help="read (GET routes) or admin (everything)"),
+    scope: str = typer.Option("read", "--scope",
+                              help="read (GET routes), collector (also its own watches and alert destinations)"
+                                   " or admin (everything)"),
+    collector: str | None = typer.Option(None, "--collector",
+                                         help="For a collector key: the collector it belongs to (default: the key's"
+                                              " name); keys of one collector share its watches"),
 ) -> None:
     """Create a key and print it, alone on the last line. It is shown this once: only its hash is stored."""
     from ornament_pipeline.server.auth import SCOPES, create_key
@@ -31,11 +36,13 @@ def create(
         raise typer.BadParameter(f"must be one of {', '.join(SCOPES)}", param_hint="--scope")
     try:
         with _engine().begin() as conn:
-            stored, key = create_key(conn, name, scope)
+            stored, key = create_key(conn, name, scope, collector)
     except (KeyNameTaken, ValueError) as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from None
-    typer.echo(f"created {stored.scope} key {stored.name!r} (prefix {stored.prefix}); it will not be shown again:")
+    owner = f" of collector {stored.collector!r}" if stored.collector else ""
+    typer.echo(f"created {stored.scope} key {stored.name!r}{owner} (prefix {stored.prefix}); it will not be shown"
+               f" again:")
     typer.echo(key)
 
 
@@ -49,10 +56,11 @@ def list_() -> None:
     if not keys:
         typer.echo("no API keys")
         return
-    typer.echo(f"{'NAME':<24} {'SCOPE':<6} {'PREFIX':<9} {'CREATED':<17} {'LAST USED':<17} REVOKED")
+    typer.echo(f"{'NAME':<24} {'SCOPE':<9} {'COLLECTOR':<16} {'PREFIX':<9} {'CREATED':<17} {'LAST USED':<17}"
+               f" REVOKED")
     fmt = "%Y-%m-%d %H:%M"
     for k in keys:
-        typer.echo(f"{k.name:<24} {k.scope:<6} {k.prefix:<9} {k.created_at.strftime(fmt):<17} "
+        typer.echo(f"{k.name:<24} {k.scope:<9} {k.collector or '-':<16} {k.prefix:<9} {k.created_at.strftime(fmt):<17} "
                    f"{k.last_used_at.strftime(fmt) if k.last_used_at else 'never':<17} "
                    f"{k.revoked_at.strftime(fmt) if k.revoked_at else '-'}")
 

@@ -4,7 +4,10 @@ It is a small client of the API: `/` searches (`GET /api/v1/products`), `/p/{id}
 history as an inline SVG chart (points at their real times, price and stock on hover or focus) and a table,
 the cross-vendor comparison with the fair price and deal marks, and CSV links for both. Kept in a Python module
 so it ships inside the package without package-data configuration. All text from the API is inserted with `textContent`.
+Signing in, watches and alert destinations are `page_watches.py`'s, put in at the `@watches` markers.
 """
+
+from ornament_pipeline.server.page_watches import insert_watches
 
 PAGE_HTML = r"""<!doctype html>
 <html lang="en">
@@ -41,14 +44,15 @@ PAGE_HTML = r"""<!doctype html>
   .deal { background: #2c6e2c; color: #fff; border-radius: 3px; padding: 0 .35rem; margin-left: .35rem;
           font-size: .85rem; font-weight: 600; }
   table caption { text-align: left; color: #777; padding: .3rem 0; }
+/* @watches: css */
 </style>
 </head>
 <body>
-<header><a href="/">Hallmark ornament prices</a></header>
+<header><a href="/">Hallmark ornament prices</a><!-- @watches: account --></header>
 <main>
   <div id="keybox" hidden>
     <form id="keyform">
-      <label>This server needs an API key to read: <input id="keyinput" type="password" size="40"
+      <label>Sign in with your API key (kept in this tab only): <input id="keyinput" type="password" size="40"
              autocomplete="off"></label>
       <button type="submit">Use key</button>
       <span id="keyerror" class="error"></span>
@@ -103,6 +107,7 @@ PAGE_HTML = r"""<!doctype html>
       <th class="num">Observations</th><th class="num">Vendors</th><th>Window (UTC)</th></tr></thead>
       <tbody></tbody></table>
   </section>
+  <!-- @watches: views -->
 </main>
 <script>
 "use strict";
@@ -116,7 +121,7 @@ class AuthNeeded extends Error {}
 
 function requestHeaders(accept) {
   const headers = {"Accept": accept};
-  const key = localStorage.getItem("ornamentsApiKey");
+  const key = signedInKey();
   if (key) headers["X-API-Key"] = key;
   return headers;
 }
@@ -131,13 +136,12 @@ async function api(path) {
 
 function askForKey(message) {
   $("keybox").hidden = false;
-  $("keyerror").textContent = localStorage.getItem("ornamentsApiKey") ? message : "";
+  $("keyerror").textContent = signedInKey() ? message : "";
 }
 
 $("keyform").addEventListener("submit", (event) => {
   event.preventDefault();
-  localStorage.setItem("ornamentsApiKey", $("keyinput").value.trim());
-  location.reload();
+  signIn($("keyinput").value.trim());
 });
 
 function cell(row, text, className) {
@@ -422,9 +426,16 @@ function fail(error) {
   document.querySelector("main").appendChild(p);
 }
 
+// @watches: script
+
 const match = location.pathname.match(/^\/p\/(\d+)\/?$/);
-(match ? showProduct(match[1]) : showSearch()).catch(fail);
+const account = showAccount();
+(location.pathname === "/watches" ? showMyWatches(account) : match ? showProduct(match[1]) : showSearch())
+  .catch(fail);
+if (match) showWatchPanel(match[1], account).catch(fail);
 </script>
 </body>
 </html>
 """
+
+PAGE_HTML = insert_watches(PAGE_HTML)

@@ -1,4 +1,5 @@
-"""The collectors' web page at `/` (search) and `/p/{id}` (one listing): the same document, see `page.py`."""
+"""The collectors' web page at `/` (search), `/p/{id}` (one listing) and `/watches` (the signed-in collector's
+watches): the same document, see `page.py`."""
 
 from __future__ import annotations
 
@@ -25,4 +26,9 @@ def search_page() -> HTMLResponse:
 
 @router.get("/p/{product_id}", response_class=HTMLResponse)
 def product_page(product_id: int) -> HTMLResponse:
+    return HTMLResponse(PAGE_HTML, headers=_HEADERS)
+
+
+@router.get("/watches", response_class=HTMLResponse)
+def my_watches_page() -> HTMLResponse:
     return HTMLResponse(PAGE_HTML, headers=_HEADERS)

@@ -166,7 +166,7 @@ def test_webhook_and_retry_policy_come_from_the_settings(auditor_config: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings(auditor_config)
     assert webhook_from_settings(settings) == WebhookConfig("http://127.0.0.1:9/from-file", SECRET, 3.0)
-    assert retry_policy_from_settings(settings) == RetryPolicy(5, 0.7, 40.0)
+    assert retry_policy_from_settings(settings) == RetryPolicy(5, 0.7, 40.0, 3.0)  # 3.0: destinations' deadline
     monkeypatch.setenv("ORNAMENTS_WEBHOOK_BACKOFF_SECONDS", "0.1")  # the documented variable still overrides
     assert retry_policy_from_settings(load_settings(auditor_config)).backoff_seconds == 0.1
     default = Path(__file__).resolve().parents[2] / "config" / "default.json"
@@ -176,7 +176,7 @@ def test_webhook_and_retry_policy_come_from_the_settings(auditor_config: Path,
 def test_auditor_resource_takes_its_unset_fields_from_the_settings(auditor_config: Path) -> None:
     resource = AuditorResource(webhook_url="http://127.0.0.1:9/from-resource", max_attempts=2)
     assert resource.webhook() == WebhookConfig("http://127.0.0.1:9/from-resource", SECRET, 3.0)
-    assert resource.policy() == RetryPolicy(2, 0.7, 40.0)
+    assert resource.policy() == RetryPolicy(2, 0.7, 40.0, 3.0)
     assert AuditorResource().webhook() == WebhookConfig("http://127.0.0.1:9/from-file", SECRET, 3.0)
     assert AuditorResource(timeout_seconds=1).webhook() == WebhookConfig("http://127.0.0.1:9/from-file", SECRET, 1)
 

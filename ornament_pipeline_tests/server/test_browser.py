@@ -114,7 +114,7 @@ def test_page_asks_for_a_key_when_reads_are_closed(driver: WebDriver, engine: En
         rows = driver.find_elements(By.CSS_SELECTOR, "#results tr.result")
         assert rows and all("frosty" in r.text.lower() for r in rows)
         assert driver.find_element(By.ID, "keybox").get_attribute("hidden") is not None
-        driver.execute_script("localStorage.clear()")
+        driver.execute_script("sessionStorage.clear()")
 
 
 def test_api_docs_render_without_a_cdn(driver: WebDriver, engine: Engine) -> None:
@@ -293,7 +293,7 @@ def test_csv_links_send_the_key_when_reads_are_closed(driver: WebDriver, engine:
     product_id, _, _ = richest_product(engine)
     with running_app(create_app(engine, ServerConfig(open_reads=False, dagster_url=DEAD_DAGSTER))) as base:
         driver.get(base + "/")
-        driver.execute_script("localStorage.setItem('ornamentsApiKey', arguments[0])", read_key)
+        driver.execute_script("sessionStorage.setItem('ornamentsApiKey', arguments[0])", read_key)
         driver.get(f"{base}/p/{product_id}")
         wait(driver, lambda d: d.find_element(By.ID, "history-csv").get_attribute("href"))
         link = driver.find_element(By.ID, "history-csv")
