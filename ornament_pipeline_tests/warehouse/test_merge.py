@@ -224,7 +224,8 @@ def test_an_older_observation_never_undoes_a_delisting(engine: Engine) -> None:
     older = [replace(item, price=item.price + 1) for item in day0()]  # observed at t1, committed after t2
     merged, history = sync(engine, older, t1)
     assert (merged.updated, merged.stale, history.versions) == (0, 20, 0)
-    assert rows(engine, "SELECT delisted_at, last_synced_at FROM products WHERE vendor_id = '1019'") == [(t2, t2)]
+    assert rows(engine, "SELECT delisted_at, written_at FROM products WHERE vendor_id = '1019'") == [(t2, t2)]
+    assert rows(engine, "SELECT observed_at, confirmed_at FROM partition_watermarks") == [(t2, t2)]
     assert rows(engine, "SELECT count(*) FROM products WHERE price <> 10.95 + (vendor_id::int - 1000)") == [(0,)]
     assert rows(engine, "SELECT kind FROM change_events WHERE kind <> 'new'") == [("delisted",)]
 
