@@ -48,14 +48,16 @@ FOR UPDATE"""
 
 # The partition's watermark: the latest observation applied to it. An older pending one is stale and not applied.
 _WATERMARK = """
-SELECT observed_at FROM partition_watermarks
+SELECT observed_at, tracked_fields FROM partition_watermarks
 WHERE vendor = :vendor AND partition_year IS NOT DISTINCT FROM CAST(:year AS smallint)"""
 
 _ADVANCE_WATERMARK = """
-INSERT INTO partition_watermarks AS w (vendor, partition_year, observed_at, confirmed_at)
-VALUES (:vendor, :year, :observed_at, CASE WHEN :confirmed THEN CAST(:observed_at AS timestamptz) END)
+INSERT INTO partition_watermarks AS w (vendor, partition_year, observed_at, confirmed_at, tracked_fields)
+VALUES (:vendor, :year, :observed_at, CASE WHEN :confirmed THEN CAST(:observed_at AS timestamptz) END,
+        CAST(:tracked AS text[]))
 ON CONFLICT ON CONSTRAINT partition_watermarks_key DO UPDATE
-SET observed_at = EXCLUDED.observed_at, confirmed_at = COALESCE(EXCLUDED.confirmed_at, w.confirmed_at)"""
+SET observed_at = EXCLUDED.observed_at, confirmed_at = COALESCE(EXCLUDED.confirmed_at, w.confirmed_at),
+    tracked_fields = EXCLUDED.tracked_fields"""
 
 _MARK_APPLIED = """
 UPDATE scrapes SET applied_at = now(), merge_summary = CAST(:summary AS jsonb) WHERE id = :scrape_id"""
@@ -192,18 +194,24 @@ def apply_pending(conn: Connection, vendor: str, year: int | None, tracked: Sequ
     """
     lock_partition(conn, vendor, year)
     partition = {"vendor": vendor, "year": year}
-    watermark = conn.execute(text(_WATERMARK), partition).scalar()
+    stored = conn.execute(text(_WATERMARK), partition).one_or_none()
+    watermark, tracked_before = (stored.observed_at, stored.tracked_fields) if stored else (None, None)
     applied = []
     for row in conn.execute(text(_PENDING), partition).all():
         if watermark is not None and row.observed_at < watermark:
             merged, versions = stale_scrape(conn, row.id, vendor, year, watermark), HistorySnapshot()
         else:
             merged = merge_scrape(conn, row.id, vendor, year, row.observed_at, row.complete, row.scope)
+            # Only rows this merge wrote can differ from their current version, unless what is tracked changed:
+            # then the whole partition is compared (a product-page scrape compares the listings it saw).
+            whole_partition = row.scope == "partition" and tracked_before != list(tracked)
             versions = snapshot(conn, tracked, vendor, year, observed_at=row.observed_at,
-                                product_ids=merged.touched_ids if row.scope == "products" else None)
-            confirmed = row.scope == "partition" and merged.confirmed_partition
-            conn.execute(text(_ADVANCE_WATERMARK), {**partition, "observed_at": row.observed_at,
-                                                    "confirmed": confirmed})
+                                product_ids=None if whole_partition else merged.touched_ids)
+            if row.scope == "partition":
+                tracked_before = list(tracked)  # every row of the partition now agrees with its current version
+            conn.execute(text(_ADVANCE_WATERMARK), {
+                **partition, "observed_at": row.observed_at, "tracked": tracked_before,
+                "confirmed": row.scope == "partition" and merged.confirmed_partition})
             watermark = row.observed_at
         result = AppliedScrape(row.id, row.observed_at, row.complete, row.status, merged, versions)
         summary = {**asdict(merged), "touched_ids": len(merged.touched_ids), "history": asdict(versions),

@@ -446,3 +446,20 @@ def test_data_stored_before_the_watermarks_migrates_without_loss(new_db_url: str
                                     complete=True, tracked=TRACKED)
     assert applied.products.stale == 1 and applied.history.versions == 0
     engine.dispose()
+
+
+def test_a_field_switched_on_later_is_versioned_at_the_next_resync_of_unchanged_rows(engine: Engine) -> None:
+    """The merge compares only rows it wrote while the tracked fields stay the same; when they change, the next
+    merge compares the whole partition, so a rename stored earlier (name untracked then) gets its version."""
+    sync(engine, day0(), T0)
+    renamed = [replace(item, name=item.name + " (Club)") if item.vendor_id == "1002" else item for item in day0()]
+    t1, t2, t3 = (T0 + timedelta(days=d) for d in (1, 2, 3))
+    _, history = sync(engine, renamed, t1)
+    assert history.versions == 0  # name not tracked: stored, no version
+    with_name = ("price", "availability", "name")
+    _, history = sync(engine, renamed, t2, tracked=with_name)  # nothing changed on the site
+    assert (history.changed, history.versions) == (1, 1)
+    assert rows(engine, "SELECT h.name, h.valid_from FROM price_history h JOIN products p ON p.id = h.product_id"
+                        " WHERE p.vendor_id = '1002' AND h.valid_to IS NULL") == [("2020 Frosty Friends 2 (Club)", t2)]
+    _, history = sync(engine, renamed, t3, tracked=with_name)
+    assert history.versions == 0

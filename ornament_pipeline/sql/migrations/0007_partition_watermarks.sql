@@ -3,13 +3,16 @@
 -- One row per partition (vendor, year; a NULL year holds product-page syncs of listings of no known year).
 -- `observed_at` is the watermark: the latest observation applied to the partition; an older one is stale and not
 -- applied. `confirmed_at` is the latest complete scrape of the partition that saw every listed product (and
--- delisted the rest): a listed product was seen as it is at least then.
+-- delisted the rest): a listed product was seen as it is at least then. `tracked_fields` are the history's tracked
+-- fields at the last applied observation: while they stay the same, only rows the merge wrote can need a new
+-- version; when they change (or are unknown), the next merge compares the whole partition.
 CREATE TABLE partition_watermarks (
     vendor         TEXT        NOT NULL
                    CHECK (vendor IN ('hookedonhallmark_com', 'ornament_shop_com', 'hallmark_ornaments_com')),
     partition_year SMALLINT,
     observed_at    TIMESTAMPTZ NOT NULL,
     confirmed_at   TIMESTAMPTZ,
+    tracked_fields TEXT[],
     CONSTRAINT partition_watermarks_key UNIQUE NULLS NOT DISTINCT (vendor, partition_year)
 );
 
