@@ -205,8 +205,9 @@ def apply_pending(conn: Connection, vendor: str, year: int | None, tracked: Sequ
             # Only rows this merge wrote can differ from their current version, unless what is tracked changed:
             # then the whole partition is compared (a product-page scrape compares the listings it saw).
             whole_partition = row.scope == "partition" and tracked_before != list(tracked)
-            versions = snapshot(conn, tracked, vendor, year, observed_at=row.observed_at,
-                                product_ids=None if whole_partition else merged.touched_ids)
+            versions = HistorySnapshot() if not (whole_partition or merged.touched_ids) else snapshot(
+                conn, tracked, vendor, year, observed_at=row.observed_at,
+                product_ids=None if whole_partition else merged.touched_ids)
             if row.scope == "partition":
                 tracked_before = list(tracked)  # every row of the partition now agrees with its current version
             conn.execute(text(_ADVANCE_WATERMARK), {
