@@ -3,7 +3,9 @@
     python benchmarks/merge_bench.py [--listings 50000] [--changed 0.02] [--admin-url postgresql://...]
 
 Both start from the same warm database (cloned with CREATE DATABASE ... TEMPLATE) and must end with the same
-history; the figures are wall-clock seconds on this machine and their ratio.
+history; the figures are wall-clock seconds on this machine and their ratio. Then each side resyncs the same
+listings again (nothing changed) and prints the rows it wrote per table, counted by Postgres itself
+(`pg_stat_xact_user_tables`: tuples inserted + updated + deleted in each merge transaction).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import psycopg2
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from ornament_pipeline.db.engine import sqlalchemy_url
 from ornament_pipeline.db.migrations import drop_database, migrate
@@ -57,12 +60,36 @@ def by_year(listings: list[Listing]) -> dict[int, list[Listing]]:
     return groups
 
 
-def set_based(url: str, listings: list[Listing], at: datetime) -> None:
-    engine = create_engine(sqlalchemy_url(url))
+RECORD_TABLES = ("products", "price_history", "change_events", "partition_watermarks")
+WritesByTable = dict[str, int]
+
+_WRITES_IN_TRANSACTION = """
+SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_xact_user_tables
+WHERE schemaname = 'public' AND relname = ANY(:tables)"""
+
+
+def _count_writes(conn: Connection, into: WritesByTable) -> None:
+    """Add the rows this transaction wrote so far to each table of the record (on a new connection: a backend's
+    counts of earlier transactions may not have been flushed from this view yet)."""
+    for table, written in conn.execute(text(_WRITES_IN_TRANSACTION), {"tables": list(RECORD_TABLES)}):
+        into[table] = into.get(table, 0) + written
+
+
+def _engine(url: str, count_writes: bool) -> Engine:
+    """Pooled for timing; a new connection per transaction when counting its writes."""
+    return create_engine(sqlalchemy_url(url), **({"poolclass": NullPool} if count_writes else {}))
+
+
+def set_based(url: str, listings: list[Listing], at: datetime, count_writes: bool = False) -> WritesByTable:
+    engine = _engine(url, count_writes)
+    writes: WritesByTable = {}
     for year, group in by_year(listings).items():
         with engine.begin() as conn:
             merge_observation(conn, VENDOR, year, group, at, complete=True, tracked=TRACKED)
+            if count_writes:
+                _count_writes(conn, writes)
     engine.dispose()
+    return writes
 
 
 def _row_by_row_one(conn: Connection, item: Listing, year: int, at: datetime) -> None:
@@ -73,11 +100,11 @@ def _row_by_row_one(conn: Connection, item: Listing, year: int, at: datetime) ->
     if product_id is None:
         product_id = conn.execute(text(
             "INSERT INTO products (vendor, vendor_id, name, price, availability, link, partition_year,"
-            " last_synced_at) VALUES (:vendor, :vid, :name, :price, :av, :link, :year, :at) RETURNING id"),
+            " written_at) VALUES (:vendor, :vid, :name, :price, :av, :link, :year, :at) RETURNING id"),
             params).scalar_one()
     else:
         conn.execute(text("UPDATE products SET price = :price, availability = :av, name = :name,"
-                          " last_synced_at = :at WHERE id = :pid"), {**params, "pid": product_id})
+                          " written_at = :at WHERE id = :pid"), {**params, "pid": product_id})
     current = conn.execute(text("SELECT id, price, availability FROM price_history"
                                 " WHERE product_id = :pid AND valid_to IS NULL"), {"pid": product_id}).first()
     if current is not None and (current.price, current.availability) == (item.price, item.availability):
@@ -93,14 +120,22 @@ def _row_by_row_one(conn: Connection, item: Listing, year: int, at: datetime) ->
         {"pid": product_id, "hid": history_id, "kind": "new" if current is None else "changed", "at": at})
 
 
-def row_by_row(url: str, listings: list[Listing], at: datetime) -> None:
+def row_by_row(url: str, listings: list[Listing], at: datetime, count_writes: bool = False) -> WritesByTable:
     """The baseline: one round trip per statement per listing (the 2020 code's shape), one transaction per year."""
-    engine = create_engine(sqlalchemy_url(url))
+    engine = _engine(url, count_writes)
+    writes: WritesByTable = {}
     for year, group in by_year(listings).items():
         with engine.begin() as conn:
             for item in group:
                 _row_by_row_one(conn, item, year, at)
+            if count_writes:
+                _count_writes(conn, writes)
     engine.dispose()
+    return writes
+
+
+def shown(writes: WritesByTable) -> str:
+    return ", ".join(f"{table} {writes.get(table, 0):,}" for table in RECORD_TABLES)
 
 
 def versions(url: str) -> tuple[int, int]:
@@ -143,6 +178,12 @@ def main() -> None:
         rate = args.listings / timings['baseline']
         print(f"row by row:        {timings['baseline']:.2f} s  ({rate:,.0f} listings/s)")
         print(f"ratio: row by row takes {timings['baseline'] / timings['ours']:.1f}x as long")
+        resync = {key: merge(urls[key], day1, T0 + timedelta(days=2), count_writes=True)
+                  for key, merge in (("ours", set_based), ("baseline", row_by_row))}
+        assert versions(urls["ours"]) == versions(urls["baseline"]) == results["ours"]
+        print("rows written by a no-change resync of the same listings:")
+        print(f"  set-based (ours): {shown(resync['ours'])}")
+        print(f"  row by row:       {shown(resync['baseline'])}")
     finally:
         admin.close()
         for database_url in urls.values():

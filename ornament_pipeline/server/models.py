@@ -29,7 +29,9 @@ class Product(BaseModel):
     link: str
     listed: bool = Field(description="False once a complete scrape of its partition no longer showed it")
     delisted_at: datetime | None
-    last_synced_at: datetime
+    last_synced_at: datetime = Field(description=(
+        "When the listing was last seen as it is: the later of the last observation that changed it and the last"
+        " complete scrape of its partition (which saw every listed product); for a delisted one, its delisting"))
     created_at: datetime
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, text
 
@@ -25,7 +26,7 @@ _SNAPSHOT_SOURCE = """
 CREATE TEMP TABLE snapshot_changes ON COMMIT DROP AS
 SELECT p.id AS product_id, p.price, p.availability, p.availability_text, p.name, p.sku, p.condition,
        p.item_number, p.link, p.delisted_at IS NOT NULL AS is_delisted,
-       p.last_synced_at AS observed_at,  -- the observation that last wrote the row (a delisting moves it too)
+       CAST(:observed_at AS timestamptz) AS observed_at,  -- the observation being applied
        h.id AS current_id, h.valid_from AS current_from, h.is_delisted AS current_delisted,
        {current_columns}
 FROM products p
@@ -35,7 +36,7 @@ WHERE {scope}"""
 _KEEP_CHANGES_ONLY = """
 DELETE FROM snapshot_changes
 WHERE current_id IS NOT NULL
-  AND (observed_at <= current_from  -- nothing newer than the current version was observed
+  AND (observed_at <= current_from  -- the current version is as new as this observation
        OR (is_delisted = current_delisted AND NOT ({any_tracked_change})))"""
 
 _CLOSE_CURRENT = """
@@ -83,6 +84,12 @@ class HistorySnapshot:
     def versions(self) -> int:
         return self.new + self.changed + self.delisted + self.relisted + self.identified
 
+    @property
+    def rows_written(self) -> dict[str, int]:
+        """Rows this snapshot inserted or updated: a version per change (closing the previous one unless new), and
+        its change event."""
+        return {"price_history": 2 * self.versions - self.new, "change_events": self.versions}
+
     def __add__(self, other: HistorySnapshot) -> HistorySnapshot:
         return HistorySnapshot(*(getattr(self, k) + getattr(other, k) for k in EVENT_KINDS))
 
@@ -112,8 +119,11 @@ def snapshot(
     vendor: str,
     year: int | None = None,
     product_ids: Sequence[int] | None = None,
+    *,
+    observed_at: datetime,
 ) -> HistorySnapshot:
-    """Record new versions for one partition (vendor + year) or for given products of one vendor.
+    """Record new versions for one partition (vendor + year) or for given products of one vendor, as seen by the
+    observation of `observed_at` (the one just merged into `products`): changes open versions from then.
 
     Runs inside the caller's transaction and holds the partition lock, so it commits with its events (and, when
     called by `scrapes.apply_pending`, with the products merge it records).
@@ -125,6 +135,7 @@ def snapshot(
         scope, params = "p.vendor = :vendor AND p.id = ANY(:ids)", {"vendor": vendor, "ids": list(product_ids)}
     else:
         scope, params = "p.vendor = :vendor AND p.partition_year = :year", {"vendor": vendor, "year": year}
+    params["observed_at"] = observed_at
     conn.execute(text(_SNAPSHOT_SOURCE.format(scope=scope, **parts)), params)
     conn.execute(text(_KEEP_CHANGES_ONLY.format(**parts)))
     conn.execute(text(_CLOSE_CURRENT))

@@ -1,14 +1,16 @@
 """`products`: the latest state of every listing, merged set-based from one staged scrape (`scrape_listings`).
 
-Every write is ordered by observation time: a row is updated only by an observation at least as new as the
-last one applied to it (`last_synced_at`, which a delisting moves too), so an older scrape that commits late
-never overwrites a newer one. Unseen listings are marked delisted only when the scrape was complete, every
+Every write is ordered by observation time: a scrape older than the last one applied to its partition (the
+partition's watermark, `partition_watermarks`) is not applied at all, and a row is never written by an observation
+older than the one that last wrote it (`written_at`) or than its own partition's watermark, so an older scrape
+that commits late never overwrites a newer one. A stored row is written only when a value changes, so a resync of
+an unchanged site writes no row. Unseen listings are marked delisted only when the scrape was complete, every
 listing it saw could be identified, and the partition did not shrink suspiciously.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -38,10 +40,11 @@ def listing_problem(item: Listing) -> str | None:
             return f"{name} is not text ({type(value).__name__} {value!r:.40})"
         if "\x00" in value:
             return f"{name} contains a NUL character"
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return f"{name} is not valid Unicode text"
+        if not value.isascii():  # ASCII (most values) always encodes: skip building the bytes
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"{name} is not valid Unicode text"
         limit = TEXT_LIMITS.get(name)
         if limit is not None and len(value) > limit:
             return f"{name} is {len(value)} characters, over the column's {limit}"
@@ -73,45 +76,93 @@ def listing_problem(item: Listing) -> str | None:
 _LISTED_IN_PARTITION = """
 SELECT count(*) FROM products WHERE vendor = :vendor AND partition_year = :year AND delisted_at IS NULL"""
 
-# The first occurrence of a vendor id in the scrape wins (ordinal), so the outcome never depends on plan order.
-_UPSERT = """
-INSERT INTO products AS p (vendor, vendor_id, sku, item_number, condition, name, price, brand, availability,
-                           availability_text, release_year, link, partition_year, last_synced_at, detail_read_at,
-                           delisted_at)
-SELECT DISTINCT ON (vendor_id)
-       :vendor, vendor_id, sku, item_number, condition, name, price, brand, availability, availability_text,
-       release_year, link, CAST(:year AS smallint), :observed_at, CASE WHEN detail_read THEN :observed_at END, NULL
-FROM scrape_listings
-WHERE scrape_id = :scrape_id
-ORDER BY vendor_id, ordinal
-ON CONFLICT (vendor, vendor_id) DO UPDATE SET
-    name = EXCLUDED.name, price = EXCLUDED.price, availability = EXCLUDED.availability,
-    availability_text = EXCLUDED.availability_text, link = EXCLUDED.link,
-    sku = COALESCE(EXCLUDED.sku, p.sku),
-    item_number = COALESCE(EXCLUDED.item_number, p.item_number),
-    condition = COALESCE(EXCLUDED.condition, p.condition),
-    brand = COALESCE(EXCLUDED.brand, p.brand),
-    release_year = COALESCE(EXCLUDED.release_year, p.release_year),
-    partition_year = COALESCE(EXCLUDED.partition_year, p.partition_year),
-    last_synced_at = EXCLUDED.last_synced_at,
-    detail_read_at = COALESCE(EXCLUDED.detail_read_at, p.detail_read_at),
-    delisted_at = NULL
-WHERE p.last_synced_at <= EXCLUDED.last_synced_at  -- an older observation never overwrites a newer one
-RETURNING id, (xmax = 0) AS inserted"""
+# What a staged listing `{s}` writes into its stored row `p`: the listing's values, keeping what the listing page
+# does not show (SKU, item number, condition, brand, year: from the product page) when it shows none. A stored row
+# is written only when one of these would change it, so a resync of an unchanged site writes no row.
+_WRITTEN_COLUMNS = ("name", "price", "availability", "availability_text", "link", "sku", "item_number", "condition",
+                    "brand", "release_year", "partition_year", "detail_read_at", "delisted_at")
+_KEPT_WHEN_UNSEEN = ("sku", "item_number", "condition", "brand", "release_year", "partition_year", "detail_read_at")
 
-# Rejected listings with a usable id were seen: they are not delisted for being absent from the merge.
+
+def _written_value(column: str, source: str) -> str:
+    if column == "delisted_at":
+        return "NULL::timestamptz"  # seen: listed
+    return f"COALESCE({source}.{column}, p.{column})" if column in _KEPT_WHEN_UNSEEN else f"{source}.{column}"
+
+
+def _assignments(source: str) -> str:
+    return ", ".join([*(f"{c} = {_written_value(c, source)}" for c in _WRITTEN_COLUMNS),
+                      f"written_at = {source}.written_at"])
+
+
+def _changes(source: str) -> str:
+    return (f"({', '.join(f'p.{c}' for c in _WRITTEN_COLUMNS)}) IS DISTINCT FROM"
+            f" ({', '.join(_written_value(c, source) for c in _WRITTEN_COLUMNS)})")
+
+
+# One statement per scrape. Each staged listing (the first occurrence of a vendor id wins, by ordinal, so the
+# outcome never depends on plan order) is stale when its stored row was written by a newer observation, or belongs
+# to another partition whose watermark is newer (a listing that moved year pages); the observation's own partition
+# watermark was checked before (scrapes.apply_pending). Stored rows are updated only where a value changes (an
+# UPDATE, not ON CONFLICT, which would lock every unchanged row it meets); new listings are inserted.
+_MERGE_LISTINGS = f"""
+WITH staged AS (
+    SELECT DISTINCT ON (s.vendor_id)
+           s.vendor_id, s.sku, s.item_number, s.condition, s.name, s.price, s.brand, s.availability,
+           s.availability_text, s.release_year, s.link, CAST(:year AS smallint) AS partition_year,
+           CAST(:observed_at AS timestamptz) AS written_at,
+           CASE WHEN s.detail_read THEN CAST(:observed_at AS timestamptz) END AS detail_read_at,
+           p.id AS product_id,
+           p.id IS NOT NULL AND (
+               p.written_at > :observed_at
+               OR CASE WHEN p.partition_year IS DISTINCT FROM CAST(:year AS smallint) THEN EXISTS (
+                       SELECT 1 FROM partition_watermarks w
+                       WHERE w.vendor = :vendor AND w.partition_year IS NOT DISTINCT FROM p.partition_year
+                         AND w.observed_at > :observed_at) ELSE false END) AS stale
+    FROM scrape_listings s
+    -- One index lookup per staged listing, whatever the planner believes about the tables' sizes (LIMIT keeps
+    -- the lateral subquery from being flattened into a join that sorts or scans the vendor's products).
+    LEFT JOIN LATERAL (SELECT p.id, p.written_at, p.partition_year FROM products p
+                       WHERE p.vendor = :vendor AND p.vendor_id = s.vendor_id LIMIT 1) p ON true
+    WHERE s.scrape_id = :scrape_id
+    ORDER BY s.vendor_id, s.ordinal
+), updated AS (
+    UPDATE products p SET {_assignments("s")}
+    FROM staged s
+    WHERE p.id = s.product_id AND NOT s.stale AND {_changes("s")}
+    RETURNING p.id
+), inserted AS (  -- ON CONFLICT: a merge of another partition may insert the same listing meanwhile
+    INSERT INTO products AS p (vendor, vendor_id, {", ".join(_WRITTEN_COLUMNS)}, written_at)
+    SELECT :vendor, vendor_id, {", ".join("NULL" if c == "delisted_at" else c for c in _WRITTEN_COLUMNS)}, written_at
+    FROM staged WHERE product_id IS NULL
+    ON CONFLICT (vendor, vendor_id) DO UPDATE SET {_assignments("EXCLUDED")}
+    WHERE p.written_at <= EXCLUDED.written_at AND {_changes("EXCLUDED")}
+    RETURNING id, (xmax = 0) AS inserted
+)
+SELECT (SELECT count(*) FROM staged) AS staged,
+       (SELECT count(*) FROM staged WHERE stale) AS stale,
+       (SELECT COALESCE(array_agg(product_id), '{{}}') FROM staged WHERE NOT stale AND product_id IS NOT NULL)
+           AS seen_ids,
+       (SELECT COALESCE(array_agg(id), '{{}}') FROM (SELECT id FROM updated UNION ALL SELECT id FROM inserted) w)
+           AS written_ids,
+       (SELECT count(*) FROM inserted WHERE inserted) AS inserted"""
+
+# Rejected listings with a usable id were seen: they are not delisted for being absent from the merge. NOT IN
+# over the scrape's ids is a hashed anti-join whatever the planner believes about the staged table's size (no
+# index on vendor_id there: a NOT EXISTS planned as a nested loop was quadratic in the partition's size).
 _DELIST_UNSEEN = """
-UPDATE products p SET delisted_at = :observed_at, last_synced_at = :observed_at
+UPDATE products p SET delisted_at = :observed_at, written_at = :observed_at
 WHERE p.vendor = :vendor AND p.partition_year = :year AND p.delisted_at IS NULL
-  AND p.last_synced_at < :observed_at
-  AND NOT EXISTS (SELECT 1 FROM scrape_listings s WHERE s.scrape_id = :scrape_id AND s.vendor_id = p.vendor_id)
-  AND NOT EXISTS (SELECT 1 FROM scrape_rejects r WHERE r.scrape_id = :scrape_id AND r.vendor_id = p.vendor_id)
+  AND p.written_at < :observed_at
+  AND p.vendor_id NOT IN (SELECT vendor_id FROM scrape_listings WHERE scrape_id = :scrape_id)
+  AND p.vendor_id NOT IN (SELECT vendor_id FROM scrape_rejects WHERE scrape_id = :scrape_id AND vendor_id IS NOT NULL)
 RETURNING id"""
 
 _SEEN = """
 SELECT (SELECT count(DISTINCT vendor_id) FROM scrape_listings WHERE scrape_id = :scrape_id)
      + (SELECT count(DISTINCT vendor_id) FROM scrape_rejects WHERE scrape_id = :scrape_id),
-       EXISTS (SELECT 1 FROM scrape_rejects WHERE scrape_id = :scrape_id AND vendor_id IS NULL)"""
+       EXISTS (SELECT 1 FROM scrape_rejects WHERE scrape_id = :scrape_id AND vendor_id IS NULL),
+       (SELECT count(DISTINCT vendor_id) FROM scrape_listings WHERE scrape_id = :scrape_id)"""
 
 
 @dataclass(frozen=True)
@@ -120,30 +171,47 @@ class ProductsMerge:
 
     seen: int
     new: int
-    updated: int
+    updated: int  # stored listings whose values changed (the only stored rows written, with the delisted)
     stale: int  # listings the scrape saw that a newer observation had already written
     delisted: int
     listed_before: int
     delisting_skipped: str | None  # why unseen listings were not delisted, if they were not
     touched_ids: tuple[int, ...] = ()
+    unchanged: int = 0  # stored listings seen as they were: not written
 
     @property
     def suspicious_drop(self) -> bool:
         return self.delisting_skipped is not None and self.delisting_skipped.startswith("listing count fell")
 
+    @property
+    def confirmed_partition(self) -> bool:
+        """True when every listed product of the partition was seen (the unseen ones were delisted)."""
+        return self.delisting_skipped is None
+
+    @property
+    def rows_written(self) -> int:
+        """`products` rows inserted or updated."""
+        return self.new + self.updated + self.delisted
+
+
+def _counts(conn: Connection, params: Mapping[str, object], vendor: str,
+            year: int | None) -> tuple[int, bool, int, int]:
+    """Listed before the merge; whether a reject had no usable id; listings seen (staged and rejected); staged."""
+    listed_before = listed_in_partition(conn, vendor, year) if year is not None else 0
+    seen, unidentified, staged = conn.execute(text(_SEEN), params).one()
+    return listed_before, unidentified, seen, staged
+
 
 def merge_scrape(conn: Connection, scrape_id: int, vendor: str, year: int | None, observed_at: datetime,
                  complete: bool, scope: str) -> ProductsMerge:
-    """Upsert one staged scrape into `products` inside the caller's transaction (which holds the partition lock).
+    """Upsert one staged scrape into `products` inside the caller's transaction (which holds the partition lock and
+    has checked that no newer observation of the partition was applied).
 
     A partition scrape that is complete may delist what it did not see; a product-page scrape never delists.
     """
     params = {"vendor": vendor, "year": year, "observed_at": observed_at, "scrape_id": scrape_id}
-    listed_before = listed_in_partition(conn, vendor, year) if year is not None else 0
-    seen, unidentified = conn.execute(text(_SEEN), params).one()
-    staged = conn.execute(text("SELECT count(DISTINCT vendor_id) FROM scrape_listings WHERE scrape_id = :scrape_id"),
-                          params).scalar_one()
-    upserted = conn.execute(text(_UPSERT), params).all()
+    listed_before, unidentified, seen, _ = _counts(conn, params, vendor, year)
+    merged = conn.execute(text(_MERGE_LISTINGS), params).one()
     skipped = None
     if scope != "partition":
         skipped = "a product-page sync never delists"
@@ -154,16 +222,30 @@ def merge_scrape(conn: Connection, scrape_id: int, vendor: str, year: int | None
     elif listed_before and seen < MIN_SHARE_BEFORE_DELISTING * listed_before:
         skipped = f"listing count fell from {listed_before} to {seen} (over 30%); not delisting"
     delisted_ids = [] if skipped else list(conn.execute(text(_DELIST_UNSEEN), params).scalars())
-    inserted = sum(1 for row in upserted if row.inserted)
+    written = len(merged.written_ids)
+    # A product-page scrape's history compares every stored listing it saw; a partition's compares the partition.
+    touched = set(merged.written_ids) | set(delisted_ids) | (set(merged.seen_ids) if scope == "products" else set())
     return ProductsMerge(
         seen=seen,
-        new=inserted,
-        updated=len(upserted) - inserted,
-        stale=staged - len(upserted),
+        new=merged.inserted,
+        updated=written - merged.inserted,
+        stale=merged.stale,
         delisted=len(delisted_ids),
         listed_before=listed_before,
         delisting_skipped=skipped,
-        touched_ids=tuple(sorted({row.id for row in upserted} | set(delisted_ids))),
+        touched_ids=tuple(sorted(touched)),
+        unchanged=merged.staged - merged.stale - written,
+    )
+
+
+def stale_scrape(conn: Connection, scrape_id: int, vendor: str, year: int | None,
+                 watermark: datetime) -> ProductsMerge:
+    """What a scrape older than its partition's watermark would have merged: nothing, every listing stale."""
+    params = {"vendor": vendor, "year": year, "scrape_id": scrape_id}
+    listed_before, _, seen, staged = _counts(conn, params, vendor, year)
+    return ProductsMerge(
+        seen=seen, new=0, updated=0, stale=staged, delisted=0, listed_before=listed_before,
+        delisting_skipped=f"an observation of {watermark.isoformat()} was already applied; this older one is not",
     )
 
 

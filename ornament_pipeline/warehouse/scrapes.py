@@ -24,7 +24,7 @@ from sqlalchemy import Connection, text
 from ornament_pipeline.listing import Listing
 from ornament_pipeline.warehouse.history import HistorySnapshot, snapshot
 from ornament_pipeline.warehouse.locks import lock_partition
-from ornament_pipeline.warehouse.products import ProductsMerge, listing_problem, merge_scrape
+from ornament_pipeline.warehouse.products import ProductsMerge, listing_problem, merge_scrape, stale_scrape
 
 _STAGE_COLUMNS = ("scrape_id", "ordinal", "vendor_id", "sku", "item_number", "condition", "name", "price", "brand",
                   "availability", "availability_text", "release_year", "link", "detail_read")
@@ -45,6 +45,19 @@ SELECT id, scope, observed_at, complete, status FROM scrapes
 WHERE vendor = :vendor AND partition_year IS NOT DISTINCT FROM CAST(:year AS smallint) AND applied_at IS NULL
 ORDER BY observed_at, id
 FOR UPDATE"""
+
+# The partition's watermark: the latest observation applied to it. An older pending one is stale and not applied.
+_WATERMARK = """
+SELECT observed_at, tracked_fields FROM partition_watermarks
+WHERE vendor = :vendor AND partition_year IS NOT DISTINCT FROM CAST(:year AS smallint)"""
+
+_ADVANCE_WATERMARK = """
+INSERT INTO partition_watermarks AS w (vendor, partition_year, observed_at, confirmed_at, tracked_fields)
+VALUES (:vendor, :year, :observed_at, CASE WHEN :confirmed THEN CAST(:observed_at AS timestamptz) END,
+        CAST(:tracked AS text[]))
+ON CONFLICT ON CONSTRAINT partition_watermarks_key DO UPDATE
+SET observed_at = EXCLUDED.observed_at, confirmed_at = COALESCE(EXCLUDED.confirmed_at, w.confirmed_at),
+    tracked_fields = EXCLUDED.tracked_fields"""
 
 _MARK_APPLIED = """
 UPDATE scrapes SET applied_at = now(), merge_summary = CAST(:summary AS jsonb) WHERE id = :scrape_id"""
@@ -77,6 +90,11 @@ class AppliedScrape:
     status: str
     products: ProductsMerge
     history: HistorySnapshot
+
+    @property
+    def rows_written(self) -> dict[str, int]:
+        """Rows this observation inserted or updated in the record (a resync of an unchanged site: all 0)."""
+        return {"products": self.products.rows_written, **self.history.rows_written}
 
 
 def _jsonable(value: Any) -> Any:
@@ -170,18 +188,38 @@ def apply_pending(conn: Connection, vendor: str, year: int | None, tracked: Sequ
     """Apply every pending scrape of one partition, oldest observation first, inside the caller's transaction.
 
     Holds the partition lock, so two merges of one partition never interleave; each scrape's products merge,
-    history versions and change events commit together with the scrape marked applied.
+    history versions, change events and the partition's watermark commit together with the scrape marked
+    applied. A scrape older than the watermark (it started before a newer one was applied) is marked applied
+    without writing anything, its listings counted stale.
     """
     lock_partition(conn, vendor, year)
+    partition = {"vendor": vendor, "year": year}
+    stored = conn.execute(text(_WATERMARK), partition).one_or_none()
+    watermark, tracked_before = (stored.observed_at, stored.tracked_fields) if stored else (None, None)
     applied = []
-    for row in conn.execute(text(_PENDING), {"vendor": vendor, "year": year}).all():
-        merged = merge_scrape(conn, row.id, vendor, year, row.observed_at, row.complete, row.scope)
-        versions = snapshot(conn, tracked, vendor, year,
-                            product_ids=merged.touched_ids if row.scope == "products" else None)
-        summary = {**asdict(merged), "touched_ids": len(merged.touched_ids), "history": asdict(versions)}
+    for row in conn.execute(text(_PENDING), partition).all():
+        if watermark is not None and row.observed_at < watermark:
+            merged, versions = stale_scrape(conn, row.id, vendor, year, watermark), HistorySnapshot()
+        else:
+            merged = merge_scrape(conn, row.id, vendor, year, row.observed_at, row.complete, row.scope)
+            # Only rows this merge wrote can differ from their current version, unless what is tracked changed:
+            # then the whole partition is compared (a product-page scrape compares the listings it saw).
+            whole_partition = row.scope == "partition" and tracked_before != list(tracked)
+            versions = HistorySnapshot() if not (whole_partition or merged.touched_ids) else snapshot(
+                conn, tracked, vendor, year, observed_at=row.observed_at,
+                product_ids=None if whole_partition else merged.touched_ids)
+            if row.scope == "partition":
+                tracked_before = list(tracked)  # every row of the partition now agrees with its current version
+            conn.execute(text(_ADVANCE_WATERMARK), {
+                **partition, "observed_at": row.observed_at, "tracked": tracked_before,
+                "confirmed": row.scope == "partition" and merged.confirmed_partition})
+            watermark = row.observed_at
+        result = AppliedScrape(row.id, row.observed_at, row.complete, row.status, merged, versions)
+        summary = {**asdict(merged), "touched_ids": len(merged.touched_ids), "history": asdict(versions),
+                   "rows_written": result.rows_written}
         conn.execute(text(_MARK_APPLIED), {"scrape_id": row.id, "summary": json.dumps(summary)})
         conn.execute(text("DELETE FROM scrape_listings WHERE scrape_id = :scrape_id"), {"scrape_id": row.id})
-        applied.append(AppliedScrape(row.id, row.observed_at, row.complete, row.status, merged, versions))
+        applied.append(result)
     return applied
 
 

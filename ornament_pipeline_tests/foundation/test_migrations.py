@@ -35,9 +35,9 @@ def test_products_schema_fixes_the_old_one(migrated_db_url: str) -> None:
     engine = create_engine(sqlalchemy_url(migrated_db_url))
     columns = {c["name"]: c for c in inspect(engine).get_columns("products")}
     assert {"id", "vendor", "sku", "name", "price", "brand", "availability", "release_year", "vendor_id", "link",
-            "last_synced_at", "created_at", "item_number", "condition"} <= set(columns)
+            "written_at", "created_at", "item_number", "condition"} <= set(columns)
     assert str(columns["price"]["type"]) == "NUMERIC(10, 2)"
-    assert "TIMESTAMP" in str(columns["last_synced_at"]["type"]) and columns["last_synced_at"]["type"].timezone
+    assert "TIMESTAMP" in str(columns["written_at"]["type"]) and columns["written_at"]["type"].timezone
     assert columns["name"]["type"].length >= 300
     insert = text(
         "INSERT INTO products (vendor, vendor_id, name, price, availability, link)"

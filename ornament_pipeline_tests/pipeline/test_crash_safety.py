@@ -48,7 +48,9 @@ def wait_for_blocked(url: str, statement: str, proc: subprocess.Popen, timeout: 
 
 
 @pytest.mark.parametrize(("phase", "locked_table", "statement"), [
-    ("products merge", "products", "INSERT INTO products"),
+    # The products merge is one statement (warehouse/products.py _MERGE_LISTINGS); pg_stat_activity shows its first
+    # 1024 bytes, so it is recognised by its opening.
+    ("products merge", "products", "WITH staged AS"),
     ("history snapshot", "price_history", "UPDATE price_history"),
 ])
 def test_run_killed_mid_merge_then_rerun(replica: ReplicaHandle, resources: dict, pipeline_config: Path,

@@ -49,7 +49,10 @@ def test_default_page(reader: TestClient, engine: Engine) -> None:
     ("price", "asc", "price ASC NULLS LAST, id"),
     ("price", "desc", "price DESC NULLS LAST, id DESC"),
     ("release_year", "asc", "release_year ASC NULLS LAST, id"),
-    ("updated", "desc", "last_synced_at DESC, id DESC"),
+    # last seen (docs/api.md): a listed product at the later of its last change and its partition's last complete scrape
+    ("updated", "desc", "CASE WHEN delisted_at IS NULL THEN GREATEST(written_at, (SELECT confirmed_at FROM"
+                        " partition_watermarks w WHERE (w.vendor, w.partition_year) = (products.vendor,"
+                        " products.partition_year))) ELSE written_at END DESC, id DESC"),
     ("id", "desc", "id DESC"),
 ])
 def test_keyset_pages_cover_every_row_once_in_order(reader: TestClient, engine: Engine, sort: str, order: str,

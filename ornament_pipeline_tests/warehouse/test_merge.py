@@ -6,13 +6,17 @@ import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from ornament_pipeline.db.engine import sqlalchemy_url
+from ornament_pipeline.db.migrations import available_migrations, migrate
 from ornament_pipeline.listing import Listing
+from ornament_pipeline.server.queries.products import get_product
 from ornament_pipeline.warehouse.products import MAX_PRICE, TEXT_LIMITS
 from ornament_pipeline.warehouse.scrapes import apply_pending, merge_observation, record_scrape
 
@@ -224,7 +228,8 @@ def test_an_older_observation_never_undoes_a_delisting(engine: Engine) -> None:
     older = [replace(item, price=item.price + 1) for item in day0()]  # observed at t1, committed after t2
     merged, history = sync(engine, older, t1)
     assert (merged.updated, merged.stale, history.versions) == (0, 20, 0)
-    assert rows(engine, "SELECT delisted_at, last_synced_at FROM products WHERE vendor_id = '1019'") == [(t2, t2)]
+    assert rows(engine, "SELECT delisted_at, written_at FROM products WHERE vendor_id = '1019'") == [(t2, t2)]
+    assert rows(engine, "SELECT observed_at, confirmed_at FROM partition_watermarks") == [(t2, t2)]
     assert rows(engine, "SELECT count(*) FROM products WHERE price <> 10.95 + (vendor_id::int - 1000)") == [(0,)]
     assert rows(engine, "SELECT kind FROM change_events WHERE kind <> 'new'") == [("delisted",)]
 
@@ -308,3 +313,153 @@ def test_a_held_back_listing_is_kept_aside_not_stored(engine: Engine) -> None:
     assert rows(engine, "SELECT count(*) FROM products WHERE vendor_id = '1019'") == [(0,)]
     assert rows(engine, "SELECT kind, vendor_id, reason FROM scrape_rejects") == [
         ("unidentified", "1019", "product page of 1019: HTTP 503")]
+
+
+# ---- a resync writes only what changed; the observation time is kept per partition
+
+RECORD_TABLES = ("products", "price_history", "change_events")
+
+
+def rows_written_in(conn) -> dict[str, int]:
+    """Rows this transaction inserted, updated or deleted per table, as Postgres counts them (the connection must be
+    new: a backend's counts of earlier transactions may not have been flushed from these views yet)."""
+    return dict(conn.execute(text(
+        "SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_xact_user_tables"
+        " WHERE schemaname = 'public' AND relname = ANY(:tables)"), {"tables": list(RECORD_TABLES)}).all())
+
+
+def resync_counting_writes(engine: Engine, listings: list[Listing], at: datetime, complete: bool = True):
+    with create_engine(engine.url, poolclass=NullPool).begin() as conn:
+        applied = merge_observation(conn, VENDOR, 2020, listings, at, complete=complete, tracked=TRACKED)
+        return applied, rows_written_in(conn)
+
+
+def last_synced_at(engine: Engine) -> dict[str, datetime]:
+    """`last_synced_at` of every product as the API serves it."""
+    with engine.connect() as conn:
+        ids = dict(rows(engine, "SELECT vendor_id, id FROM products"))
+        return {vendor_id: get_product(conn, product_id)["last_synced_at"] for vendor_id, product_id in ids.items()}
+
+
+def test_a_no_change_resync_writes_no_products_or_history_rows(engine: Engine) -> None:
+    sync(engine, day0(), T0)
+    t1 = T0 + timedelta(days=1)
+    applied, written = resync_counting_writes(engine, day0(), t1)
+    assert written == {"products": 0, "price_history": 0, "change_events": 0}
+    assert {k: applied.rows_written[k] for k in RECORD_TABLES} == written
+    assert (applied.products.unchanged, applied.products.updated, applied.products.stale) == (20, 0, 0)
+    # What users were told stays true: every listing was seen as it is by the day-1 scrape.
+    assert set(last_synced_at(engine).values()) == {t1}
+
+
+def test_a_resync_writes_exactly_the_changed_rows(engine: Engine) -> None:
+    sync(engine, day0(), T0)
+    t1 = T0 + timedelta(days=1)
+    changed = day0()[:-1]  # 1019 delisted
+    changed[3] = replace(changed[3], price=Decimal("99.00"))
+    applied, written = resync_counting_writes(engine, changed, t1)
+    # 1003 repriced and 1019 delisted: one products row each, a closed and an opened version each, an event each.
+    assert written == {"products": 2, "price_history": 4, "change_events": 2}
+    assert {k: applied.rows_written[k] for k in RECORD_TABLES} == written
+    assert rows(engine, "SELECT vendor_id FROM products WHERE written_at = "
+                        f"'{t1.isoformat()}' ORDER BY vendor_id") == [("1003",), ("1019",)]
+
+
+def test_an_incomplete_scrape_does_not_claim_unchanged_listings_were_seen(engine: Engine) -> None:
+    """`last_synced_at` of a listed product moves with a complete scrape of its partition or a change, not with a
+    scrape whose other pages failed (it may not have seen the listing)."""
+    sync(engine, day0(), T0)
+    t1, t2 = T0 + timedelta(days=1), T0 + timedelta(days=2)
+    partial = day0()[:-5]
+    partial[0] = replace(partial[0], price=Decimal("1.00"))
+    _, written = resync_counting_writes(engine, partial, t1, complete=False)
+    assert written["products"] == 1
+    seen = last_synced_at(engine)
+    assert seen["1000"] == t1 and {seen[v] for v in seen if v != "1000"} == {T0}
+    sync(engine, day0()[:-1], t2)  # complete: 1019 delisted at t2, the rest seen at t2
+    assert set(last_synced_at(engine).values()) == {t2}
+    sync(engine, day0()[:-1], t2 + timedelta(days=1))
+    assert last_synced_at(engine)["1019"] == t2  # a delisted listing was last seen before its delisting
+
+
+def test_a_stale_observation_is_not_applied_even_where_it_changes_nothing_newer_wrote(engine: Engine) -> None:
+    """The guard is the partition's watermark: an observation older than the last applied one is stale as a whole,
+    also for listings the newer one left unwritten because they had not changed."""
+    sync(engine, day0(), T0)
+    t1, t2 = T0 + timedelta(days=1), T0 + timedelta(days=2)
+    sync(engine, day0(), t2)  # nothing changed at t2: no row written
+    older = [replace(item, availability="unavailable") for item in day0()]  # observed at t1, committed after t2
+    applied, written = resync_counting_writes(engine, older, t1)
+    assert (applied.products.stale, applied.history.versions) == (20, 0)
+    assert written == {"products": 0, "price_history": 0, "change_events": 0}
+    assert rows(engine, "SELECT DISTINCT availability FROM products") == [("available",)]
+    assert rows(engine, "SELECT observed_at, confirmed_at FROM partition_watermarks") == [(t2, t2)]
+    assert rows(engine, "SELECT merge_summary->>'stale' FROM scrapes ORDER BY id DESC LIMIT 1") == [("20",)]
+
+
+def test_a_listing_that_moved_year_is_not_overwritten_by_an_older_scrape_of_its_new_year(engine: Engine) -> None:
+    """A listing stored under 2020 shows up in an older scrape of 2021 that commits after 2020's newer one."""
+    sync(engine, day0(), T0)
+    t1, t2 = T0 + timedelta(days=1), T0 + timedelta(days=2)
+    sync(engine, day0(), t2)
+    with engine.begin() as conn:
+        applied = merge_observation(conn, VENDOR, 2021, [replace(day0()[0], price=Decimal("5.00"))], t1,
+                                    complete=True, tracked=TRACKED)
+    assert (applied.products.stale, applied.products.updated, applied.history.versions) == (1, 0, 0)
+    assert rows(engine, "SELECT price, partition_year FROM products WHERE vendor_id = '1000'") == [
+        (Decimal("10.95"), 2020)]
+
+
+def test_data_stored_before_the_watermarks_migrates_without_loss(new_db_url: str, tmp_path: Path) -> None:
+    """A database at 0006 (every observation rewrote `last_synced_at`) keeps each row's time as `written_at`, gets
+    its partitions' watermarks from its rows and applied scrapes, and the API shows the same `last_synced_at`."""
+    for migration in available_migrations():
+        if migration.version <= "0006":
+            (tmp_path / migration.path.name).write_bytes(migration.path.read_bytes())
+    migrate(new_db_url, tmp_path)
+    engine = create_engine(sqlalchemy_url(new_db_url))
+    t1, t2 = T0 + timedelta(days=1), T0 + timedelta(days=2)
+    with engine.begin() as conn:
+        # 2020: complete scrape at t1 (delisting ran: 1002 gone), then one at t2 whose pages partly failed.
+        conn.execute(text(
+            "INSERT INTO scrapes (vendor, partition_year, scope, observed_at, complete, status, applied_at,"
+            " merge_summary) VALUES (:v, 2020, 'partition', :t1, true, 'complete', now(), CAST(:ran AS jsonb)),"
+            " (:v, 2020, 'partition', :t2, false, 'incomplete', now(), CAST(:skipped AS jsonb))"),
+            {"v": VENDOR, "t1": t1, "t2": t2, "ran": '{"delisting_skipped": null}',
+             "skipped": '{"delisting_skipped": "some pages failed"}'})
+        conn.execute(text(
+            "INSERT INTO products (vendor, vendor_id, name, availability, link, partition_year, last_synced_at,"
+            " delisted_at) VALUES (:v, '1000', 'seen at t2', 'available', 'https://x/0', 2020, :t2, NULL),"
+            " (:v, '1001', 'seen at t1', 'available', 'https://x/1', 2020, :t1, NULL),"
+            " (:v, '1002', 'delisted at t1', 'available', 'https://x/2', 2020, :t1, :t1),"
+            " (:v, '1003', 'no scrape recorded', 'available', 'https://x/3', 2019, :t0, NULL)"),
+            {"v": VENDOR, "t0": T0, "t1": t1, "t2": t2})
+    before = dict(rows(engine, "SELECT vendor_id, last_synced_at FROM products"))
+    assert migrate(new_db_url) == ["0007_partition_watermarks"]
+    assert dict(rows(engine, "SELECT vendor_id, written_at FROM products")) == before
+    assert last_synced_at(engine) == before
+    assert rows(engine, "SELECT partition_year, observed_at, confirmed_at FROM partition_watermarks"
+                        " ORDER BY partition_year") == [(2019, T0, None), (2020, t2, t1)]
+    # The migrated watermark guards as the rows did: an observation older than t2 is stale.
+    with engine.begin() as conn:
+        applied = merge_observation(conn, VENDOR, 2020, [listing(0, price="1.00")], t1 + timedelta(hours=1),
+                                    complete=True, tracked=TRACKED)
+    assert applied.products.stale == 1 and applied.history.versions == 0
+    engine.dispose()
+
+
+def test_a_field_switched_on_later_is_versioned_at_the_next_resync_of_unchanged_rows(engine: Engine) -> None:
+    """The merge compares only rows it wrote while the tracked fields stay the same; when they change, the next
+    merge compares the whole partition, so a rename stored earlier (name untracked then) gets its version."""
+    sync(engine, day0(), T0)
+    renamed = [replace(item, name=item.name + " (Club)") if item.vendor_id == "1002" else item for item in day0()]
+    t1, t2, t3 = (T0 + timedelta(days=d) for d in (1, 2, 3))
+    _, history = sync(engine, renamed, t1)
+    assert history.versions == 0  # name not tracked: stored, no version
+    with_name = ("price", "availability", "name")
+    _, history = sync(engine, renamed, t2, tracked=with_name)  # nothing changed on the site
+    assert (history.changed, history.versions) == (1, 1)
+    assert rows(engine, "SELECT h.name, h.valid_from FROM price_history h JOIN products p ON p.id = h.product_id"
+                        " WHERE p.vendor_id = '1002' AND h.valid_to IS NULL") == [("2020 Frosty Friends 2 (Club)", t2)]
+    _, history = sync(engine, renamed, t3, tracked=with_name)
+    assert history.versions == 0

@@ -13,15 +13,23 @@ from sqlalchemy import Connection
 from ornament_pipeline.server.cursors import bad_cursor, decode_cursor, encode_cursor
 from ornament_pipeline.server.queries.rows import fetch_dicts, fetch_one
 
+# When the listing was last seen as it is (docs/api.md, `last_synced_at`). A merge writes a row only when it
+# changes, so the row's `written_at` alone is the last change; a listed product was also seen by the last complete
+# scrape of its partition that delisted what it did not see (`partition_watermarks.confirmed_at`). A delisted
+# one was last seen before its delisting, which is its last write.
+LAST_SYNCED_AT = "CASE WHEN p.delisted_at IS NULL THEN GREATEST(p.written_at, w.confirmed_at) ELSE p.written_at END"
+PRODUCTS_FROM = ("products p LEFT JOIN partition_watermarks w"
+                 " ON w.vendor = p.vendor AND w.partition_year = p.partition_year")
 PRODUCT_COLUMNS = (
     "p.id, p.vendor, p.vendor_id, p.sku, p.item_number, p.condition, p.name, p.price, p.brand, p.availability,"
-    " p.release_year, p.link, (p.delisted_at IS NULL) AS listed, p.delisted_at, p.last_synced_at, p.created_at"
+    f" p.release_year, p.link, (p.delisted_at IS NULL) AS listed, p.delisted_at, {LAST_SYNCED_AT} AS last_synced_at,"
+    " p.created_at"
 )
 
 
 @dataclass(frozen=True)
 class SortKey:
-    """A whitelisted sort: the column (an identifier from this table, never user text) and its value type."""
+    """A whitelisted sort: the column or expression (of this module, never user text) and its value type."""
 
     column: str
     nullable: bool
@@ -76,7 +84,7 @@ SORTS: dict[str, SortKey] = {
     "name": SortKey("p.name", False, _str),
     "price": SortKey("p.price", True, _decimal),
     "release_year": SortKey("p.release_year", True, _int32),
-    "updated": SortKey("p.last_synced_at", False, _timestamp),
+    "updated": SortKey(LAST_SYNCED_AT, False, _timestamp),
     "id": SortKey("p.id", False, _int),
 }
 
@@ -162,7 +170,7 @@ def search_products(
         clauses.append(f"({', '.join(keys)}) {comparison} ({', '.join(':' + n for n in names)})")
         params.update(zip(names, values, strict=True))
     key_select = ", ".join(f"{expr} AS k{i}" for i, expr in enumerate(keys))
-    sql = (f"SELECT {PRODUCT_COLUMNS}, {key_select} FROM products p"
+    sql = (f"SELECT {PRODUCT_COLUMNS}, {key_select} FROM {PRODUCTS_FROM}"
            f"{' WHERE ' + ' AND '.join(clauses) if clauses else ''}"
            f" ORDER BY {', '.join(f'{expr} {direction}' for expr in keys)} LIMIT :limit")
     params["limit"] = limit + 1
@@ -179,7 +187,7 @@ def search_products(
 
 
 def get_product(conn: Connection, product_id: int) -> dict[str, Any] | None:
-    return fetch_one(conn, f"SELECT {PRODUCT_COLUMNS} FROM products p WHERE p.id = :id", {"id": product_id})
+    return fetch_one(conn, f"SELECT {PRODUCT_COLUMNS} FROM {PRODUCTS_FROM} WHERE p.id = :id", {"id": product_id})
 
 
 _HISTORY = """
