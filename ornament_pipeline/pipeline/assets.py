@@ -187,6 +187,10 @@ def _merge_year(context: dg.AssetExecutionContext, engine: Engine, vendor: str, 
         applied = apply_pending(conn, vendor, year, tracked)
     versions = sum((a.history for a in applied), HistorySnapshot())
     latest = applied[-1].products if applied else None
+    written: dict[str, int] = {}
+    for scrape in applied:
+        for table, rows in scrape.rows_written.items():
+            written[table] = written.get(table, 0) + rows
     with engine.connect() as conn:
         tables = {name: {**_table(conn, name), "dagster/partition_row_count": audits.partition_rows(
             conn, name, vendor, year)} for name in ("products", "price_history")}
@@ -203,6 +207,7 @@ def _merge_year(context: dg.AssetExecutionContext, engine: Engine, vendor: str, 
             "listings_seen": latest.seen if latest else 0,
             "new": sum(a.products.new for a in applied),
             "updated": sum(a.products.updated for a in applied),
+            "unchanged_not_written": sum(a.products.unchanged for a in applied),
             "stale_not_applied": sum(a.products.stale for a in applied),
             "delisted": sum(a.products.delisted for a in applied),
             "delisting": "; ".join(sorted({a.products.delisting_skipped or "applied" for a in applied}))
@@ -213,6 +218,8 @@ def _merge_year(context: dg.AssetExecutionContext, engine: Engine, vendor: str, 
             "new_versions": versions.versions, "new": versions.new, "changed": versions.changed,
             "delisted": versions.delisted, "relisted": versions.relisted, "identified": versions.identified,
             "tracked_fields": ", ".join(tracked),
+            # What the merge wrote (a resync of an unchanged site: 0 everywhere).
+            "rows_written": dg.MetadataValue.json(written),
         },
     }, [
         dg.AssetCheckResult(check_name="no_sudden_drop", asset_key="products", passed=not drops, metadata={

@@ -4,7 +4,7 @@ The fair price is the time-weighted median of in-stock prices over the last `WIN
 price-history version counts for as long as it was the listing's in-stock price inside the window. Weighted by
 time rather than per observation because how often a vendor is scraped is our schedule, not the market: a
 vendor scraped hourly would otherwise outvote one scraped weekly, and an SCD2 version is one row however
-many scrapes saw it. A current version counts up to the listing's last observation (`products.last_synced_at`),
+many scrapes saw it. A current version counts up to the listing's last observation (`products.LAST_SEEN`),
 not to now: what came after was not seen. It is the lower weighted median: the lowest price at which half
 the in-stock time is reached. docs/api.md ("What the fair price means") says this for collectors.
 """
@@ -16,9 +16,11 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
+from ornament_pipeline.warehouse.products import LAST_SEEN, WATERMARK_JOIN
+
 WINDOW_DAYS = 90
 
-_REBUILD = """
+_REBUILD = f"""
 WITH bounds AS (
     SELECT COALESCE(CAST(:as_of AS timestamptz), now()) AS window_to,
            COALESCE(CAST(:as_of AS timestamptz), now()) - make_interval(days => :window_days) AS window_from
@@ -26,9 +28,10 @@ WITH bounds AS (
     SELECT COALESCE(h.item_number, p.item_number) AS item_number,
            COALESCE(h.condition, p.condition, '') AS condition, p.vendor, h.product_id, h.price,
            GREATEST(h.valid_from, b.window_from) AS span_from,
-           LEAST(COALESCE(h.valid_to, p.last_synced_at), b.window_to) AS span_to
+           LEAST(COALESCE(h.valid_to, {LAST_SEEN}), b.window_to) AS span_to
     FROM price_history h
     JOIN products p ON p.id = h.product_id
+    {WATERMARK_JOIN}
     CROSS JOIN bounds b
     WHERE h.availability = 'available' AND h.price IS NOT NULL AND NOT h.is_delisted
       AND COALESCE(h.item_number, p.item_number) IS NOT NULL

@@ -21,6 +21,13 @@ from ornament_pipeline.listing import AVAILABILITIES, MAX_PRICE, Listing
 
 # A complete scrape that sees fewer than this share of the listed products is not trusted to delist.
 MIN_SHARE_BEFORE_DELISTING = 0.7
+# When a listing was last seen as it is (the API's `last_synced_at`; the fair price's end of a current version). A
+# merge writes a row only when it changes, so the row's `written_at` alone is the last change; a listed product was
+# also seen by the last complete scrape of its partition that delisted what it did not see
+# (`partition_watermarks.confirmed_at`). A delisted one was last seen before its delisting, its last write.
+# Both read `products p` joined to `partition_watermarks w` by WATERMARK_JOIN.
+LAST_SEEN = "CASE WHEN p.delisted_at IS NULL THEN GREATEST(p.written_at, w.confirmed_at) ELSE p.written_at END"
+WATERMARK_JOIN = "LEFT JOIN partition_watermarks w ON w.vendor = p.vendor AND w.partition_year = p.partition_year"
 
 # The column limits of `products` (ornament_pipeline/sql/migrations/0001_products.sql); a test holds them to the schema.
 TEXT_LIMITS = {"vendor_id": 64, "sku": 64, "item_number": 32, "condition": 16, "name": 500, "brand": 200}

@@ -12,14 +12,11 @@ from sqlalchemy import Connection
 
 from ornament_pipeline.server.cursors import bad_cursor, decode_cursor, encode_cursor
 from ornament_pipeline.server.queries.rows import fetch_dicts, fetch_one
+from ornament_pipeline.warehouse.products import LAST_SEEN, WATERMARK_JOIN
 
-# When the listing was last seen as it is (docs/api.md, `last_synced_at`). A merge writes a row only when it
-# changes, so the row's `written_at` alone is the last change; a listed product was also seen by the last complete
-# scrape of its partition that delisted what it did not see (`partition_watermarks.confirmed_at`). A delisted
-# one was last seen before its delisting, which is its last write.
-LAST_SYNCED_AT = "CASE WHEN p.delisted_at IS NULL THEN GREATEST(p.written_at, w.confirmed_at) ELSE p.written_at END"
-PRODUCTS_FROM = ("products p LEFT JOIN partition_watermarks w"
-                 " ON w.vendor = p.vendor AND w.partition_year = p.partition_year")
+# When the listing was last seen as it is (docs/api.md, `last_synced_at`): warehouse/products.py says how.
+LAST_SYNCED_AT = LAST_SEEN
+PRODUCTS_FROM = f"products p {WATERMARK_JOIN}"
 PRODUCT_COLUMNS = (
     "p.id, p.vendor, p.vendor_id, p.sku, p.item_number, p.condition, p.name, p.price, p.brand, p.availability,"
     f" p.release_year, p.link, (p.delisted_at IS NULL) AS listed, p.delisted_at, {LAST_SYNCED_AT} AS last_synced_at,"
