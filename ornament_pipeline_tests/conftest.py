@@ -11,6 +11,7 @@ import redis
 from sqlalchemy.engine import make_url
 
 from ornament_pipeline.db import migrations
+from ornament_pipeline_tests.auditor.receiver import Receiver, serve
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -42,3 +43,16 @@ def redis_url() -> Iterator[str]:
     client.flushdb()
     yield REDIS_URL
     client.flushdb()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A local webhook receiver (auditor/receiver.py) on 127.0.0.1, stopped at the end."""
+    state = Receiver()
+    server, thread = serve(state)
+    yield state
+    if state.hold is not None:
+        state.hold.set()
+    server.shutdown()
+    server.server_close()
+    thread.join(5)

@@ -12,7 +12,6 @@ from sqlalchemy import Engine, create_engine, text
 from ornament_pipeline.db.engine import sqlalchemy_url
 from ornament_pipeline.listing import Listing
 from ornament_pipeline.warehouse.scrapes import merge_observation
-from ornament_pipeline_tests.auditor.receiver import Receiver, serve
 
 SHOP, HALLMARK = "ornament_shop_com", "hallmark_ornaments_com"
 T0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
@@ -45,15 +44,3 @@ def engine(migrated_db_url: str) -> Iterator[Engine]:
     engine = create_engine(sqlalchemy_url(migrated_db_url))
     yield engine
     engine.dispose()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-    server, thread = serve(state)
-    yield state
-    if state.hold is not None:
-        state.hold.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(5)

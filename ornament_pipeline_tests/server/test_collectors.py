@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from ornament_pipeline.auditor.delivery import verify
-from ornament_pipeline_tests.auditor.receiver import Receiver, serve
+from ornament_pipeline_tests.auditor.receiver import Receiver
 
 from .conftest import new_key
 
@@ -40,16 +40,6 @@ def alice(app, engine: Engine) -> Iterator[TestClient]:
 def bob(app, engine: Engine) -> Iterator[TestClient]:
     with collector_client(app, engine) as c:
         yield c
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-    server, thread = serve(state)
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
 
 
 def watch(client: TestClient, item: str = "QX6001", **extra: object) -> dict:

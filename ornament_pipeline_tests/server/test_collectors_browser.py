@@ -26,7 +26,7 @@ from ornament_pipeline.server.auth import create_key
 from ornament_pipeline.server.config import ServerConfig
 from ornament_pipeline.server.testing import load_day, observed_at, running_app
 from ornament_pipeline.vendors import LIVE_BASE_URLS
-from ornament_pipeline_tests.auditor.receiver import Receiver, serve
+from ornament_pipeline_tests.auditor.receiver import Receiver
 from ornament_pipeline_tests.conftest import ADMIN_URL, drop_database
 from ornament_pipeline_tests.server.test_browser import driver, wait  # noqa: F401 - the module's browser
 
@@ -62,16 +62,6 @@ def warehouse() -> Iterator[Engine]:
     finally:
         engine.dispose()
         drop_database(name)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-    server, thread = serve(state)
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
 
 
 def test_a_collector_watches_an_ornament_and_gets_its_alert(driver: WebDriver,  # noqa: F811
