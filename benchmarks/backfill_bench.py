@@ -36,10 +36,11 @@ from ornament_pipeline.db.engine import sqlalchemy_url
 from ornament_pipeline.db.migrations import drop_database, ensure_database, migrate
 from ornament_pipeline.pipeline.assets import SYNC_ASSETS
 from ornament_pipeline.pipeline.launch import Dagster
-from ornament_pipeline.pipeline.partitions import RANGE_END_TAG, RANGE_START_TAG, YEARS, partition_key
+from ornament_pipeline.pipeline.partitions import RANGE_END_TAG, RANGE_START_TAG, calendar_years, partition_key
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
 from ornament_pipeline.replica.testing import ReplicaHandle, running_replica
 from ornament_pipeline.vendors import FIRST_YEAR, VENDOR_KEYS
+from ornament_pipeline_tests.conftest import pipeline_instance
 from ornament_pipeline_tests.pipeline.conftest import write_config
 from ornament_pipeline_tests.pipeline.deployment import running_dagster
 
@@ -73,7 +74,7 @@ def side_a(config: Path, keys: list[dg.MultiPartitionKey]) -> float:
     settings = SettingsResource(config_path=str(config))
     resources = {"settings": settings, "warehouse": WarehouseResource(settings=settings),
                  "scraper": ScraperResource(settings=settings)}
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     start = time.perf_counter()
     for key in keys:
         result = dg.materialize(SYNC_ASSETS, partition_key=key, resources=resources, instance=instance,
@@ -89,7 +90,7 @@ def side_a_ranged(config: Path, keys: list[dg.MultiPartitionKey]) -> float:
     resources = {"settings": settings, "warehouse": WarehouseResource(settings=settings),
                  "scraper": ScraperResource(settings=settings)}
     start = time.perf_counter()
-    result = dg.materialize(SYNC_ASSETS, resources=resources, instance=dg.DagsterInstance.ephemeral(),
+    result = dg.materialize(SYNC_ASSETS, resources=resources, instance=pipeline_instance(),
                             raise_on_error=False, run_config=QUIET,
                             tags={RANGE_START_TAG: str(keys[0]), RANGE_END_TAG: str(keys[-1])})
     if not result.success:
@@ -165,7 +166,7 @@ def breakdown(runs: list[dict]) -> dict[str, list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vendor", default="hallmark_ornaments_com", choices=VENDOR_KEYS)
-    parser.add_argument("--years", default=f"{FIRST_YEAR}-{YEARS[-1]}")
+    parser.add_argument("--years", default=f"{FIRST_YEAR}-{calendar_years()[-1]}")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     keys = [partition_key(args.vendor, year) for year in parse_years(args.years)]

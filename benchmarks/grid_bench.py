@@ -43,6 +43,7 @@ from ornament_pipeline.db.migrations import drop_database, migrate
 from ornament_pipeline.grid import LocalGrid
 from ornament_pipeline.replica.testing import ReplicaHandle, running_replica
 from ornament_pipeline.vendors import VENDOR_KEYS
+from ornament_pipeline_tests.conftest import pipeline_instance
 from ornament_pipeline_tests.integrations.test_grid import SessionWatch
 from ornament_pipeline_tests.pipeline.test_partitions import stored, truth
 
@@ -83,7 +84,7 @@ def run_vendor(config: str, remote_url: str, vendor: str, years: list[int]) -> V
     resources = {"settings": settings, "warehouse": WarehouseResource(settings=settings),
                  "scraper": ScraperResource(settings=settings)}
     assert settings.get().selenium.remote_url == remote_url, "the runs would not use the Grid"
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     run = VendorRun(vendor, time.time(), 0.0, 0, 0, 0, [])
     for year in years:
         result = dg.materialize(SYNC_ASSETS, partition_key=partition_key(vendor, year), resources=resources,

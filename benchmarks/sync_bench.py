@@ -20,23 +20,24 @@ from sqlalchemy.engine import make_url
 
 from ornament_pipeline.db.migrations import drop_database, migrate
 from ornament_pipeline.pipeline.assets import SYNC_ASSETS
-from ornament_pipeline.pipeline.partitions import YEARS, partition_key
+from ornament_pipeline.pipeline.partitions import calendar_years, partition_key
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
 from ornament_pipeline.replica.testing import running_replica
 from ornament_pipeline.vendors import VENDOR_KEYS
+from ornament_pipeline_tests.conftest import pipeline_instance
 from ornament_pipeline_tests.pipeline.test_partitions import materialized
 
 
 def parse_years(text: str) -> list[int]:
     if text == "all":
-        return [int(y) for y in YEARS]
+        return [int(y) for y in calendar_years()]
     first, _, last = text.partition("-")
     return list(range(int(first), int(last or first) + 1))
 
 
 def one_pass(resources: dict, partitions: list[tuple[str, int]]) -> dict[str, float]:
     totals = {"listings": 0, "pages": 0, "product_pages": 0, "failed_runs": 0}
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     start = time.perf_counter()
     for vendor, year in partitions:
         result = dg.materialize(SYNC_ASSETS, partition_key=partition_key(vendor, year),

@@ -18,8 +18,8 @@ def build_defs(executor: dg.ExecutorDefinition = dg.in_process_executor) -> dg.D
         assets=[*assets.SYNC_ASSETS, assets.cross_vendor_offers, market.market_prices],
         jobs=[jobs.sync_vendor_year, jobs.sync_by_id, jobs.sync_by_query, year_discovery.discover_year_links],
         schedules=build_schedules(get_settings()),
-        sensors=[sensors.new_year_links, sensors.retry_failed_partitions, sensors.offers_refresh,
-                 freshness.partitions_on_schedule],
+        sensors=[sensors.year_partitions, sensors.new_year_links, sensors.retry_failed_partitions,
+                 sensors.offers_refresh, freshness.partitions_on_schedule],
         # A vendor-year run is a short chain of steps: one process, not a process per step.
         executor=executor,
         resources={

@@ -6,11 +6,13 @@ import os
 import uuid
 from collections.abc import Iterator
 
+import dagster as dg
 import pytest
 import redis
 from sqlalchemy.engine import make_url
 
 from ornament_pipeline.db import migrations
+from ornament_pipeline.pipeline.partitions import add_years
 from ornament_pipeline_tests.auditor.receiver import Receiver, serve
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -56,3 +58,10 @@ def receiver() -> Iterator[Receiver]:
     server.shutdown()
     server.server_close()
     thread.join(5)
+
+
+def pipeline_instance() -> dg.DagsterInstance:
+    """An ephemeral Dagster instance holding the year partitions, as the year_partitions sensor keeps them."""
+    instance = dg.DagsterInstance.ephemeral()
+    add_years(instance)
+    return instance

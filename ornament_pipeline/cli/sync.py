@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 
 from ornament_pipeline.config import get_settings
-from ornament_pipeline.pipeline.launch import Dagster, LaunchError, vendor_partitions, year_partitions
+from ornament_pipeline.pipeline.launch import Dagster, LaunchError
 
 
 def sync(
@@ -30,11 +30,7 @@ def sync(
             run_id = client.run_job("sync_by_query", {"ops": {"resync_by_query": {"config": config}}})
             typer.echo(f"run {run_id}")
             return
-        if vendor and year:
-            partitions = [p for p in vendor_partitions(vendor) if p.endswith(f"|{year}")]
-        else:
-            assert year is not None  # one of vendor and year was given (checked above)
-            partitions = vendor_partitions(vendor) if vendor else year_partitions(year)
+        partitions = client.sync_partitions(vendor, year)
         title = f"sync {vendor or 'all vendors'} {year or 'all years'}"
         typer.echo(f"backfill {client.backfill(partitions, title)} ({len(partitions)} partitions)")
     except LaunchError as exc:

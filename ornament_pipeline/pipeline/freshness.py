@@ -21,7 +21,7 @@ import dagster as dg
 from dagster._utils.schedules import reverse_cron_string_iterator  # the cron arithmetic Dagster's schedules use
 
 from ornament_pipeline.config import SchedulesConfig, get_settings
-from ornament_pipeline.pipeline.partitions import YEARS, partition_evaluation, partition_key, split_key
+from ornament_pipeline.pipeline.partitions import known_years, partition_evaluation, partition_key, split_key
 
 CHECK_NAME = "synced_on_schedule"
 ASSET = dg.AssetKey("vendor_listings")
@@ -80,7 +80,8 @@ def last_syncs(instance: dg.DagsterInstance, keys: list[str]) -> dict[str, datet
 def partitions_on_schedule(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     settings = get_settings()
     now = datetime.now(UTC)
-    keys = [str(partition_key(vendor, year)) for vendor in settings.enabled_vendors for year in YEARS]
+    keys = [str(partition_key(vendor, year)) for vendor in settings.enabled_vendors
+            for year in known_years(context.instance)]
     reported: dict[str, list] = json.loads(context.cursor) if context.cursor else {}
     synced = last_syncs(context.instance, keys)
     events, late = [], []

@@ -9,7 +9,7 @@ import dagster as dg
 from sqlalchemy import text
 
 from ornament_pipeline.pipeline.assets import SYNC_ASSETS
-from ornament_pipeline.pipeline.partitions import YEARS, partition_key
+from ornament_pipeline.pipeline.partitions import YEAR_PARTITIONS, partition_key
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
 from ornament_pipeline.warehouse.history import HistorySnapshot
 from ornament_pipeline.warehouse.scrapes import AppliedScrape, apply_pending, record_scrape
@@ -38,7 +38,7 @@ _SELECT = "SELECT id, vendor, partition_year, link FROM products"
 def _record_materializations(context: dg.OpExecutionContext, vendor: str, year: int | None,
                              applied: Sequence[AppliedScrape]) -> None:
     """Tell the catalog that this job wrote the vendor-year's products and history (as a partition run would)."""
-    if year is None or str(year) not in YEARS:
+    if year is None or not context.instance.has_dynamic_partition(YEAR_PARTITIONS, str(year)):
         return  # a listing of unknown year has no partition to record against
     versions = sum((a.history for a in applied), HistorySnapshot())
     partition = partition_key(vendor, year)

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
-from ornament_pipeline.pipeline.partitions import YEARS, partition_key
-from ornament_pipeline.vendors import VENDOR_KEYS
+from ornament_pipeline.pipeline.partitions import partition_key, plausible_year
+from ornament_pipeline.vendors import FIRST_YEAR, VENDOR_KEYS
 
 SYNC_ASSETS = ("vendor_listings", "products", "price_history")
 LOCATION = "ornament_pipeline"
@@ -57,6 +57,16 @@ query($id: String!) {
 }"""
 
 
+# The year partitions Dagster holds now (dynamic: discovered, never frozen at import).
+_YEARS = """
+query {
+  assetNodeOrError(assetKey: {path: ["vendor_listings"]}) {
+    __typename
+    ... on AssetNode { partitionKeysByDimension { name partitionKeys } }
+    ... on AssetNotFoundError { message }
+  }
+}"""
+
 _RUN_STATUS = """
 query($id: ID!) {
   runOrError(runId: $id) {
@@ -70,6 +80,14 @@ query($id: ID!) {
 
 class LaunchError(Exception):
     """Dagster refused or could not be reached; the message says which."""
+
+
+class BadChoice(LaunchError):
+    """The vendor or year asked for is no partition: the caller's mistake, not Dagster's. `field` says which."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class UnreadableReply(LaunchError):
@@ -129,6 +147,34 @@ class Dagster:
             raise LaunchError(f"backfill {backfill_id}: {result}")
         return result
 
+    def years(self) -> list[str]:
+        """The year partitions, in Dagster's order (the order they were added)."""
+        result = self._post(_YEARS, {}, "assetNodeOrError")
+        if result["__typename"] != "AssetNode":
+            raise LaunchError(f"Dagster at {self.url} has no vendor_listings asset: {result}")
+        dimensions = self._pick(result, "partitionKeysByDimension")
+        years = next((d.get("partitionKeys") for d in dimensions if isinstance(d, dict) and d.get("name") == "year"),
+                     None)
+        if not isinstance(years, list):
+            raise UnreadableReply(f"unexpected reply from Dagster at {self.url}: no year dimension in {result}")
+        return [str(year) for year in years]
+
+    def sync_partitions(self, vendor: str | None, year: int | None) -> list[str]:
+        """The vendor|year partitions of 'sync by vendor' (every year), 'sync by year' (every vendor) or both (one)."""
+        if vendor is not None and vendor not in VENDOR_KEYS:
+            raise BadChoice("vendor", f"unknown vendor {vendor!r}; expected one of {', '.join(VENDOR_KEYS)}")
+        if year is not None and not plausible_year(year):
+            raise BadChoice("year", f"year {year} is outside {FIRST_YEAR}..next year")
+        years = self.years()
+        if not years:
+            raise LaunchError("Dagster has no year partitions yet: its sensor year_partitions adds them within "
+                              "minutes of the daemon's start")
+        if year is not None and str(year) not in years:
+            raise BadChoice("year", f"year {year} is no partition; the years are {min(years, key=int)}.."
+                            f"{max(years, key=int)} and those the vendors' year indexes showed")
+        vendors = [vendor] if vendor is not None else list(VENDOR_KEYS)
+        return [str(partition_key(v, y)) for v in vendors for y in ([str(year)] if year is not None else years)]
+
     def run_status(self, run_id: str) -> str:
         """QUEUED, STARTED, SUCCESS, FAILURE, CANCELED, ..."""
         result = self._post(_RUN_STATUS, {"id": run_id}, "runOrError")
@@ -144,17 +190,3 @@ class Dagster:
         if result["__typename"] != "LaunchRunSuccess":
             raise LaunchError(f"run refused: {result}")
         return self._pick(result, "run", "runId")
-
-
-def vendor_partitions(vendor: str) -> list[str]:
-    """Every year of one vendor: the 'sync by vendor' backfill."""
-    if vendor not in VENDOR_KEYS:
-        raise LaunchError(f"unknown vendor {vendor!r}; expected one of {', '.join(VENDOR_KEYS)}")
-    return [str(partition_key(vendor, year)) for year in YEARS]
-
-
-def year_partitions(year: int, vendors: Sequence[str] = VENDOR_KEYS) -> list[str]:
-    """Every vendor for one year: the 'sync by year' backfill."""
-    if str(year) not in YEARS:
-        raise LaunchError(f"year {year} is outside {YEARS[0]}..{YEARS[-1]}")
-    return [str(partition_key(vendor, year)) for vendor in vendors]

@@ -7,16 +7,16 @@ import dagster as dg
 
 from ornament_pipeline.config import Settings, get_settings
 from ornament_pipeline.pipeline.jobs import sync_vendor_year
-from ornament_pipeline.pipeline.partitions import YEARS, range_tags
+from ornament_pipeline.pipeline.partitions import known_years, range_tags
 
 
-def _requests(settings: Settings, first_year: int, last_year: int, stamp: str) -> list[dg.RunRequest]:
-    """One ranged run per enabled vendor over the years first..last: one process and one browser for all of them,
-    each vendor-year still materialized and checked on its own; vendors run side by side."""
-    first, last = max(first_year, int(YEARS[0])), min(last_year, int(YEARS[-1]))
-    if first > last:
+def _requests(settings: Settings, years: list[str], stamp: str) -> list[dg.RunRequest]:
+    """One ranged run per enabled vendor over `years` (a stretch of the year partitions in their order): one process
+    and one browser for all of them, each vendor-year still materialized and checked on its own; vendors run side
+    by side."""
+    if not years:
         return []
-    return [dg.RunRequest(run_key=f"{stamp}:{vendor}", tags=range_tags(vendor, first, last))
+    return [dg.RunRequest(run_key=f"{stamp}:{vendor}", tags=range_tags(vendor, years[0], years[-1]))
             for vendor in settings.enabled_vendors]
 
 
@@ -28,13 +28,19 @@ def build_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
                  description="Every enabled vendor, current and previous year: where prices move most.")
     def daily_recent_years(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
         now = context.scheduled_execution_time or datetime.now(UTC)
-        return _requests(get_settings(), now.year - 1, now.year, now.strftime("%Y-%m-%d"))
+        known = known_years(context.instance)
+        recent = [year for year in known if int(year) in (now.year - 1, now.year)]
+        # Ranges follow the partitions' order; the two recent years are neighbours unless a year was added late.
+        if len(recent) == 2 and known.index(recent[1]) - known.index(recent[0]) != 1:
+            return [request for year in recent
+                    for request in _requests(get_settings(), [year], f"{now:%Y-%m-%d}:{year}")]
+        return _requests(get_settings(), recent, now.strftime("%Y-%m-%d"))
 
     @dg.schedule(name="weekly_all_partitions", cron_schedule=settings.schedules.weekly_cron, job=sync_vendor_year,
                  execution_timezone=timezone,
                  description="Every vendor-year: one run per vendor over all its years.")
     def weekly_all_partitions(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
         now = context.scheduled_execution_time or datetime.now(UTC)
-        return _requests(get_settings(), int(YEARS[0]), int(YEARS[-1]), now.strftime("week-%Y-%m-%d"))
+        return _requests(get_settings(), known_years(context.instance), now.strftime("week-%Y-%m-%d"))
 
     return [daily_recent_years, weekly_all_partitions]

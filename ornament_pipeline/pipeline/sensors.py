@@ -16,13 +16,17 @@ from ornament_pipeline.pipeline.jobs import sync_vendor_year
 from ornament_pipeline.pipeline.partitions import (
     RANGE_END_TAG,
     RANGE_START_TAG,
-    YEARS,
+    YEAR_PARTITIONS,
+    calendar_years,
+    missing_years,
     partition_key,
+    plausible_year,
     split_key,
     vendor_year_partitions,
 )
 from ornament_pipeline.pipeline.year_discovery import JOB_NAME as DISCOVERY_JOB
 from ornament_pipeline.pipeline.year_discovery import discover_year_links, observed_years, year_index_key
+from ornament_pipeline.vendors import FIRST_YEAR, VENDOR_KEYS
 
 RETRY_TAG = "ornaments/retry_of"
 VENDOR_TAG, YEAR_TAG = "dagster/partition/vendor", "dagster/partition/year"
@@ -76,6 +80,7 @@ def new_year_links(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     seen = _seen(context.cursor)
     requests: list[dg.RunRequest] = []
     notes: list[str] = []
+    new_partitions: set[int] = set()
     for vendor in get_settings().enabled_vendors:
         found = context.instance.fetch_observations(year_index_key(vendor), limit=1).records
         if not found:
@@ -91,13 +96,14 @@ def new_year_links(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         else:
             new = sorted(set(years) - set(seen[vendor]["years"]))
             for year in new:
-                if str(year) in YEARS:
+                if plausible_year(year):
                     requests.append(dg.RunRequest(job_name=sync_vendor_year.name,
                                                   run_key=f"new-year:{vendor}|{year}",
                                                   partition_key=partition_key(vendor, year)))
-                else:  # a year past this code location's partitions: said, not dropped quietly
-                    context.log.warning("%s: year %s appeared but is no partition (reload the code location)",
-                                        vendor, year)
+                    new_partitions.add(year)
+                else:  # said, not dropped quietly
+                    context.log.warning("%s: year %s appeared but is outside %s..next year: not synced", vendor,
+                                        year, FIRST_YEAR)
             notes.append(f"{vendor}: reading {record.run_id}: new year(s) {new or 'none'}")
         seen[vendor] = {"years": years, "storage_id": record.storage_id}
     discovery, why = _discovery(context)
@@ -106,8 +112,32 @@ def new_year_links(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         requests.append(discovery)
     for note in notes:
         context.log.info(note)
+    # A new year's partition is added in the same result, before its run is created.
+    added = missing_years(context.instance, new_partitions)
     return dg.SensorResult(run_requests=requests or None, skip_reason=None if requests else "; ".join(notes),
+                           dynamic_partitions_requests=[
+                               dg.AddDynamicPartitionsRequest(YEAR_PARTITIONS, added)] if added else None,
                            cursor=json.dumps(seen, sort_keys=True))
+
+
+@dg.sensor(minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Keeps the year partitions complete: every calendar year from 1973 to now and every year the "
+                       "latest reading of a vendor's year index shows. Never removes one.")
+def year_partitions(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    wanted = {int(year) for year in calendar_years()}
+    for vendor in VENDOR_KEYS:
+        found = context.instance.fetch_observations(year_index_key(vendor), limit=1).records
+        shown = observed_years(found[0]) if found else []
+        odd = sorted(year for year in shown if not plausible_year(year))
+        if odd:
+            context.log.warning("%s: the year index shows %s, outside %s..next year: no partition made", vendor,
+                                odd, FIRST_YEAR)
+        wanted |= {year for year in shown if plausible_year(year)}
+    added = missing_years(context.instance, wanted)
+    if not added:
+        return dg.SensorResult(skip_reason=f"all {len(wanted)} years have partitions")
+    context.log.info("adding year partitions %s", ", ".join(added))
+    return dg.SensorResult(dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest(YEAR_PARTITIONS, added)])
 
 
 def _failed_partitions(instance: dg.DagsterInstance, record: dg.RunRecord) -> list[str]:
@@ -120,7 +150,8 @@ def _failed_partitions(instance: dg.DagsterInstance, record: dg.RunRecord) -> li
     if not start or not end:
         return []
     try:
-        keys = vendor_year_partitions.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))
+        keys = vendor_year_partitions.get_partition_keys_in_range(dg.PartitionKeyRange(start, end),
+                                                                  dynamic_partitions_store=instance)
     except Exception:  # noqa: BLE001 - not a range of this code location's partitions
         return []
     synced = {event.partition for event in _materializations(instance, record.dagster_run.run_id, "products")}

@@ -13,6 +13,7 @@ from ornament_pipeline.auditor.watches import add_watch
 from ornament_pipeline.pipeline.resources import SettingsResource, WarehouseResource
 from ornament_pipeline_tests.auditor.conftest import SECRET, SHOP, T0, listing, rows, sync
 from ornament_pipeline_tests.auditor.receiver import Receiver
+from ornament_pipeline_tests.conftest import pipeline_instance
 
 
 def test_delivery_sensor_requests_a_run_and_sends_nothing_itself(migrated_db_url: str, engine: Engine,
@@ -23,7 +24,7 @@ def test_delivery_sensor_requests_a_run_and_sends_nothing_itself(migrated_db_url
     warehouse = WarehouseResource(settings=SettingsResource(), database_url=migrated_db_url)
     resources = {"warehouse": warehouse,
                  "auditor": AuditorResource(webhook_url=receiver.url, webhook_secret=SECRET, timeout_seconds=2)}
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     receiver.hold = threading.Event()   # a receiver that never answers: a tick that sent would hang here
 
     def tick(sensor: dg.SensorDefinition) -> dg.RunRequest | dg.SkipReason:

@@ -35,6 +35,7 @@ from ornament_pipeline.config import ENV_OVERRIDES, load_settings
 from ornament_pipeline.pipeline.resources import SettingsResource, WarehouseResource
 from ornament_pipeline_tests.auditor.conftest import SECRET, SHOP, T0, listing, rows, sync
 from ornament_pipeline_tests.auditor.receiver import Receiver
+from ornament_pipeline_tests.conftest import pipeline_instance
 
 FAST = RetryPolicy(max_attempts=6, backoff_seconds=0.2, backoff_max_seconds=2.0)
 
@@ -139,7 +140,7 @@ def test_sensors_raise_and_deliver(migrated_db_url: str, engine: Engine, receive
         tick = auditor_alerts(context)
         assert "read 2 change event(s); raised 3 alert(s)" in tick.skip_message
         assert context.cursor and ":" in context.cursor
-    with dg.build_sensor_context(resources=resources, instance=dg.DagsterInstance.ephemeral()) as context:
+    with dg.build_sensor_context(resources=resources, instance=pipeline_instance()) as context:
         assert isinstance(auditor_deliveries(context), dg.RunRequest)   # the tick asks for a run ...
     delivered = deliver_alerts.execute_in_process(resources=resources)   # ... which delivers
     assert delivered.output_for_node("deliver_due_alerts")["delivered"] == 6

@@ -20,6 +20,7 @@ from ornament_pipeline.replica.testing import running_replica
 from ornament_pipeline_tests.auditor.conftest import SECRET, rows
 from ornament_pipeline_tests.auditor.receiver import Receiver
 from ornament_pipeline_tests.auditor.test_replica_days import Oracle
+from ornament_pipeline_tests.conftest import pipeline_instance
 from ornament_pipeline_tests.pipeline.conftest import write_config
 
 pytestmark = pytest.mark.browser
@@ -39,7 +40,7 @@ def test_scraped_days_raise_the_expected_alerts_through_the_sensors(
         items = sorted({x.item_number for v, y in PARTITIONS for x in replica.truth(v, y) if x.item_number})
         for item in items:
             add_watch(engine, item)
-        oracle, last_event_of_day, instance = Oracle(set(items)), {}, dg.DagsterInstance.ephemeral()
+        oracle, last_event_of_day, instance = Oracle(set(items)), {}, pipeline_instance()
         for day in DAYS:
             replica.set_day(day)
             for vendor, year in PARTITIONS:

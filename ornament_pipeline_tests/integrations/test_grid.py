@@ -17,6 +17,7 @@ from ornament_pipeline.grid import DEFAULT_JAR, LocalGrid
 from ornament_pipeline.integrations import DriverPool, get_integration
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
 from ornament_pipeline.replica.testing import ReplicaHandle
+from ornament_pipeline_tests.conftest import pipeline_instance
 from ornament_pipeline_tests.pipeline.conftest import write_config
 from ornament_pipeline_tests.pipeline.test_partitions import materialize, stored, truth
 
@@ -85,7 +86,7 @@ def grid_resources(tmp_path: Path, replica: ReplicaHandle, migrated_db_url: str,
 def test_partitions_scraped_through_the_grid_equal_the_truth(
     replica: ReplicaHandle, grid_resources: dict, migrated_db_url: str, grid: LocalGrid
 ) -> None:
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     with SessionWatch(grid) as watch:
         for vendor in ("hookedonhallmark_com", "ornament_shop_com"):
             result = materialize(grid_resources, vendor, 2020, instance)
@@ -148,7 +149,7 @@ def test_node_killed_mid_scrape_the_pool_carries_on_with_the_other(
     with SessionWatch(own_grid, interval=0.1) as watch:
         killer = threading.Thread(target=kill_a_busy_node, args=(watch,), daemon=True)
         killer.start()
-        result = materialize(resources, vendor, year, dg.DagsterInstance.ephemeral())
+        result = materialize(resources, vendor, year, pipeline_instance())
         finished = time.monotonic()
         killer.join(timeout=10)
 

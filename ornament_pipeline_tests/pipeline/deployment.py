@@ -56,7 +56,14 @@ def running_dagster(log_dir: Path, env: dict[str, str], startup_seconds: float =
             if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
                 raise RuntimeError("webserver did not start:\n" + (log_dir / "webserver.log").read_text()[-3000:])
             time.sleep(1)
-        yield Dagster(url)
+        client = Dagster(url)
+        # A new deployment holds no year partitions until the year_partitions sensor's first tick adds them.
+        while not client.years():
+            if time.monotonic() > deadline:
+                raise RuntimeError("no year partitions: the year_partitions sensor did not run:\n"
+                                   + (log_dir / "daemon.log").read_text()[-3000:])
+            time.sleep(1)
+        yield client
     finally:
         for proc in procs:
             proc.terminate()

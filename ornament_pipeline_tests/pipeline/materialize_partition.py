@@ -20,6 +20,7 @@ import dagster as dg
 from ornament_pipeline.pipeline.assets import SYNC_ASSETS
 from ornament_pipeline.pipeline.partitions import partition_key
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
+from ornament_pipeline_tests.conftest import pipeline_instance
 
 EXIT_OK, EXIT_FAILED, EXIT_CHECK_FAILED = 0, 1, 3
 _SEVERITY = {EXIT_OK: 0, EXIT_CHECK_FAILED: 1, EXIT_FAILED: 2}
@@ -52,7 +53,7 @@ def main(argv: list[str]) -> int:
         return 2
     config, pairs = argv[0], argv[1:]
     settings = SettingsResource(config_path=config)
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     codes = [materialize_one(settings, instance, vendor, year)
              for vendor, year in zip(pairs[::2], pairs[1::2], strict=True)]
     return max(codes, key=_SEVERITY.__getitem__)

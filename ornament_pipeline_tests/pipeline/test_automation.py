@@ -10,22 +10,25 @@ import dagster as dg
 import pytest
 
 from ornament_pipeline.config import load_settings
+from ornament_pipeline.pipeline import sensors as sensors_module
 from ornament_pipeline.pipeline.assets import SYNC_ASSETS
 from ornament_pipeline.pipeline.partitions import (
-    CURRENT_YEAR,
     RANGE_END_TAG,
     RANGE_START_TAG,
     VENDOR_RUN_TAG,
-    YEARS,
+    add_years,
+    calendar_years,
+    known_years,
     partition_key,
     vendor_year_partitions,
 )
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
 from ornament_pipeline.pipeline.schedules import build_schedules
-from ornament_pipeline.pipeline.sensors import RETRY_TAG, new_year_links, retry_failed_partitions
+from ornament_pipeline.pipeline.sensors import RETRY_TAG, new_year_links, retry_failed_partitions, year_partitions
 from ornament_pipeline.pipeline.year_discovery import discover_year_links, observed_years, year_index_key
 from ornament_pipeline.replica.testing import ReplicaHandle
 from ornament_pipeline.vendors import VENDOR_KEYS
+from ornament_pipeline_tests.conftest import pipeline_instance
 
 WHEN = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 
@@ -83,20 +86,23 @@ def test_daily_schedule_syncs_current_and_previous_year_of_enabled_vendors(
     pipeline_config.write_text(json.dumps(raw))
     monkeypatch.setenv("CONFIG_PATH", str(pipeline_config))
     daily, weekly = build_schedules(load_settings(pipeline_config))
-    requests = daily(dg.build_schedule_context(scheduled_execution_time=WHEN))
-    # One run per enabled vendor over its current and previous year.
-    assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG], r.tags[VENDOR_RUN_TAG]) for r in requests] == [
-        (f"{v}|2025", f"{v}|2026", v) for v in ("hookedonhallmark_com", "hallmark_ornaments_com")]
-    assert [r.run_key for r in requests] == ["2026-11-28:hookedonhallmark_com", "2026-11-28:hallmark_ornaments_com"]
-    assert daily.cron_schedule == "0 6 * * *" and daily.default_status == dg.DefaultScheduleStatus.STOPPED
-    ranges = [vendor_year_partitions.get_partition_keys_in_range(
-        dg.PartitionKeyRange(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG])) for r in requests]
-    assert [[str(k) for k in keys] for keys in ranges] == [
-        [f"{v}|2025", f"{v}|2026"] for v in ("hookedonhallmark_com", "hallmark_ornaments_com")]
+    with dg.instance_for_test() as instance:  # a schedule reads the instance through its reference
+        add_years(instance)
+        requests = daily(dg.build_schedule_context(instance=instance, scheduled_execution_time=WHEN))
+        # One run per enabled vendor over its current and previous year.
+        assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG], r.tags[VENDOR_RUN_TAG]) for r in requests] == [
+            (f"{v}|2025", f"{v}|2026", v) for v in ("hookedonhallmark_com", "hallmark_ornaments_com")]
+        assert [r.run_key for r in requests] == ["2026-11-28:hookedonhallmark_com", "2026-11-28:hallmark_ornaments_com"]
+        assert daily.cron_schedule == "0 6 * * *" and daily.default_status == dg.DefaultScheduleStatus.STOPPED
+        ranges = [vendor_year_partitions.get_partition_keys_in_range(
+            dg.PartitionKeyRange(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]), dynamic_partitions_store=instance)
+            for r in requests]
+        assert [[str(k) for k in keys] for keys in ranges] == [
+            [f"{v}|2025", f"{v}|2026"] for v in ("hookedonhallmark_com", "hallmark_ornaments_com")]
 
-    weekly_requests = weekly(dg.build_schedule_context(scheduled_execution_time=WHEN))
-    assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in weekly_requests] == [
-        (f"{v}|{YEARS[0]}", f"{v}|{YEARS[-1]}") for v in ("hookedonhallmark_com", "hallmark_ornaments_com")]
+        weekly_requests = weekly(dg.build_schedule_context(instance=instance, scheduled_execution_time=WHEN))
+        assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in weekly_requests] == [
+            (f"{v}|1973", f"{v}|{calendar_years()[-1]}") for v in ("hookedonhallmark_com", "hallmark_ornaments_com")]
 
 
 def test_retry_sensor_retries_a_failed_partition_once(tmp_path: Path, migrated_db_url: str,
@@ -110,7 +116,7 @@ def test_retry_sensor_retries_a_failed_partition_once(tmp_path: Path, migrated_d
     }))
     monkeypatch.setenv("CONFIG_PATH", str(config))
     settings = SettingsResource(config_path=str(config))
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     failed = dg.materialize(SYNC_ASSETS,
                             partition_key=partition_key("ornament_shop_com", 2020), instance=instance,
                             resources={"settings": settings, "warehouse": WarehouseResource(settings=settings),
@@ -134,7 +140,7 @@ def test_retry_sensor_retries_a_failed_partition_once(tmp_path: Path, migrated_d
 
 def test_retry_sensor_skips_a_partition_that_succeeded_since(quick_retry: None) -> None:
     """Old behaviour: a failure was retried even when the partition had been synced successfully since."""
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     healed = run_partition(instance, "ornament_shop_com", 2020, fail=True)
     run_partition(instance, "ornament_shop_com", 2020, fail=False)   # e.g. the next daily schedule
     still_down = run_partition(instance, "hallmark_ornaments_com", 2021, fail=True)
@@ -150,7 +156,7 @@ def test_retry_sensor_skips_a_partition_that_succeeded_since(quick_retry: None) 
 
 
 def test_retry_sensor_retries_only_the_latest_of_failures_in_a_row(quick_retry: None) -> None:
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     run_partition(instance, "hookedonhallmark_com", 2019, fail=True)
     latest = run_partition(instance, "hookedonhallmark_com", 2019, fail=True)
     result = tick(retry_failed_partitions, instance)
@@ -159,7 +165,7 @@ def test_retry_sensor_retries_only_the_latest_of_failures_in_a_row(quick_retry: 
 
 def test_retry_sensor_waits_for_the_delay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     use_config(tmp_path / "slow.json", monkeypatch, 60)
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     run_partition(instance, "ornament_shop_com", 2020, fail=True)
     assert skip_message(tick(retry_failed_partitions, instance)).endswith("; 1 not due yet")
 
@@ -172,7 +178,7 @@ def observe(instance: dg.DagsterInstance, vendor: str, years: list[int]) -> None
 
 def test_new_year_sensor_decides_from_readings_and_never_reads_a_site(quick_retry: None) -> None:
     """Old behaviour: the tick itself opened a browser per vendor (it required the `scraper` resource)."""
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     first = tick(new_year_links, instance)
     [reading] = first.run_requests   # nothing read yet: a reading of the year indexes is requested
     assert reading.job_name == "discover_year_links"
@@ -187,16 +193,47 @@ def test_new_year_sensor_decides_from_readings_and_never_reads_a_site(quick_retr
     assert "hookedonhallmark_com: first reading (3 years) kept as the baseline" in skip_message(baseline)
     assert skip_message(tick(new_year_links, instance, baseline.cursor)).count("no new reading") == 3
 
-    observe(instance, "hookedonhallmark_com", [*base, 2021, CURRENT_YEAR + 1])   # next year is no partition yet
+    next_year = datetime.now(UTC).year + 1  # no partition yet: the same result adds it before its run
+    observe(instance, "hookedonhallmark_com", [*base, 2021, next_year, 1950])  # 1950: a misread, said and skipped
     observe(instance, "ornament_shop_com", [2019, 2020])   # a year that vanished is the sync's concern, not this
     later = tick(new_year_links, instance, baseline.cursor)
     assert [(r.job_name, str(r.partition_key), r.run_key) for r in later.run_requests] == [
-        ("sync_vendor_year", "hookedonhallmark_com|2021", "new-year:hookedonhallmark_com|2021")]
-    assert json.loads(later.cursor)["hookedonhallmark_com"]["years"] == [*base, 2021, CURRENT_YEAR + 1]
+        ("sync_vendor_year", f"hookedonhallmark_com|{year}", f"new-year:hookedonhallmark_com|{year}")
+        for year in (2021, next_year)]
+    assert [(r.partitions_def_name, r.partition_keys) for r in later.dynamic_partitions_requests] == [
+        ("years", [str(next_year)])]
+    assert json.loads(later.cursor)["hookedonhallmark_com"]["years"] == [*base, 2021, next_year, 1950]
+
+
+def test_year_partitions_grow_with_the_calendar_and_the_indexes_and_never_shrink(
+    quick_retry: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    instance = dg.DagsterInstance.ephemeral()  # a new deployment: no year partitions at all
+    first = tick(year_partitions, instance)
+    [added] = first.dynamic_partitions_requests
+    assert added.partition_keys == calendar_years() and added.partition_keys[0] == "1973"
+    instance.add_dynamic_partitions(added.partitions_def_name, list(added.partition_keys))
+    assert skip_message(tick(year_partitions, instance)) == f"all {len(calendar_years())} years have partitions"
+
+    # A vendor's index shows next year's ornaments (and a misread 1950): next year becomes a partition.
+    next_year = datetime.now(UTC).year + 1
+    observe(instance, "ornament_shop_com", [2020, next_year, 1950])
+    [grown] = tick(year_partitions, instance).dynamic_partitions_requests
+    assert grown.partition_keys == [str(next_year)]
+    instance.add_dynamic_partitions("years", [str(next_year)])
+    # The next reading no longer shows it: nothing is removed.
+    observe(instance, "ornament_shop_com", [2020])
+    assert tick(year_partitions, instance).dynamic_partitions_requests == []
+    assert str(next_year) in known_years(instance)
+
+    # A code server running over New Year: the same definitions, the calendar moved on.
+    monkeypatch.setattr(sensors_module, "calendar_years", lambda: [*calendar_years(), str(next_year + 1)])
+    [new_year] = tick(year_partitions, instance).dynamic_partitions_requests
+    assert new_year.partition_keys == [str(next_year + 1)]
 
 
 def test_new_year_sensor_reads_an_old_cursor(quick_retry: None) -> None:
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     instance.create_run_for_job(discover_year_links, status=dg.DagsterRunStatus.STARTED)
     observe(instance, "ornament_shop_com", [2019, 2020])
     old = json.dumps({"ornament_shop_com": [2019]})   # the cursor the browser-in-tick sensor left
@@ -209,7 +246,7 @@ def test_year_discovery_records_each_index_and_fails_loudly_on_one_cut_short(
     monkeypatch.setenv("CONFIG_PATH", str(pipeline_config))
     settings = SettingsResource(config_path=str(pipeline_config))
     resources = {"settings": settings, "scraper": ScraperResource(settings=settings)}
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     replica.set_faults("ornament_shop_com:truncate=1,truncate_at=0.6")
     cut = discover_year_links.execute_in_process(instance=instance, resources=resources, raise_on_error=False)
     assert not cut.success
@@ -238,7 +275,7 @@ def test_offers_refresh_once_after_updates_and_remembers_them() -> None:
     from ornament_pipeline.definitions import defs
 
     assets = defs
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     first = dg.evaluate_automation_conditions(defs=assets, instance=instance)
     assert first.total_requested == 0
     for year in ("2019", "2020"):

@@ -10,12 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-import dagster as dg
 import pytest
 from sqlalchemy import create_engine, text
 
 from ornament_pipeline.db.engine import sqlalchemy_url
 from ornament_pipeline.replica.testing import ReplicaHandle
+from ornament_pipeline_tests.conftest import pipeline_instance
 from ornament_pipeline_tests.pipeline.test_partitions import materialize, stored, truth
 
 pytestmark = pytest.mark.browser
@@ -56,7 +56,7 @@ def wait_for_blocked(url: str, statement: str, proc: subprocess.Popen, timeout: 
 def test_run_killed_mid_merge_then_rerun(replica: ReplicaHandle, resources: dict, pipeline_config: Path,
                                          migrated_db_url: str, phase: str, locked_table: str,
                                          statement: str, tmp_path: Path) -> None:
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     assert materialize(resources, VENDOR, YEAR, instance).success
     day0 = truth(replica, VENDOR, YEAR)
     replica.set_day(6)

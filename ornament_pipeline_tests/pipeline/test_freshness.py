@@ -12,8 +12,9 @@ import pytest
 from ornament_pipeline.config import SchedulesConfig
 from ornament_pipeline.pipeline.assets import SYNC_ASSETS
 from ornament_pipeline.pipeline.freshness import ASSET, CHECK_NAME, evaluation, partitions_on_schedule, promise
-from ornament_pipeline.pipeline.partitions import YEARS, partition_key
+from ornament_pipeline.pipeline.partitions import calendar_years, partition_key
 from ornament_pipeline.vendors import VENDOR_KEYS
+from ornament_pipeline_tests.conftest import pipeline_instance
 
 SCHEDULES = SchedulesConfig(daily_cron="0 6 * * *", weekly_cron="0 2 * * 0", freshness_grace_minutes=180)
 SATURDAY = datetime(2026, 11, 28, tzinfo=UTC)
@@ -55,8 +56,11 @@ def tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
         return partitions_on_schedule(context)
 
 
+YEARS = calendar_years()
+
+
 def test_the_sensor_reports_each_vendor_year_when_its_result_changes(one_vendor: None) -> None:
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     first = tick(instance, None)
     assert len(first.asset_events) == len(YEARS)
     assert all(isinstance(e, dg.AssetCheckEvaluation) and not e.passed and e.check_name == CHECK_NAME
@@ -78,7 +82,7 @@ def check_alone(instance: dg.DagsterInstance, resources: dict, key: str) -> dg.E
 
 
 def test_the_check_runs_by_hand_for_one_partition(one_vendor: None, resources: dict) -> None:
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     key = partition_key(VENDOR, YEARS[-1])
     run = check_alone(instance, resources, str(key))
     [result] = run.get_asset_check_evaluations()

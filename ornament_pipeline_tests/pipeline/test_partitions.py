@@ -14,6 +14,7 @@ from ornament_pipeline.integrations import robots
 from ornament_pipeline.pipeline.assets import SYNC_ASSETS
 from ornament_pipeline.pipeline.partitions import partition_key
 from ornament_pipeline.replica.testing import ReplicaHandle
+from ornament_pipeline_tests.conftest import pipeline_instance
 
 pytestmark = pytest.mark.browser
 
@@ -70,7 +71,7 @@ def test_definitions_graph_loads() -> None:
 def test_partitions_match_truth_and_history_tracks_the_clock(
     replica: ReplicaHandle, resources: dict, migrated_db_url: str
 ) -> None:
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     for vendor, year in PARTITIONS:
         result = materialize(resources, vendor, year, instance)
         assert result.success, (vendor, year)
@@ -108,7 +109,7 @@ def test_partitions_match_truth_and_history_tracks_the_clock(
 
 def test_vendor_without_a_year_page_is_an_empty_success(resources: dict, migrated_db_url: str) -> None:
     # The small replica has no 1973 ornaments at ornament_shop_com.
-    result = materialize(resources, "ornament_shop_com", 1973, dg.DagsterInstance.ephemeral())
+    result = materialize(resources, "ornament_shop_com", 1973, pipeline_instance())
     assert result.success
     materialization = materialized(result, "vendor_listings")
     assert materialization.metadata["status"].value == "vendor has no page for this year"
@@ -116,7 +117,7 @@ def test_vendor_without_a_year_page_is_an_empty_success(resources: dict, migrate
 
 
 def test_failed_pages_never_delist(replica: ReplicaHandle, resources: dict, migrated_db_url: str) -> None:
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     vendor, year = "ornament_shop_com", 2020
     assert materialize(resources, vendor, year, instance).success
     listed = stored(migrated_db_url, vendor, year)
@@ -133,7 +134,7 @@ def test_failed_pages_never_delist(replica: ReplicaHandle, resources: dict, migr
 
 
 def test_offers_compare_vendors(replica: ReplicaHandle, resources: dict, migrated_db_url: str) -> None:
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     for vendor in ("hookedonhallmark_com", "ornament_shop_com", "hallmark_ornaments_com"):
         assert materialize(resources, vendor, 2020, instance).success
     from ornament_pipeline.pipeline.assets import cross_vendor_offers
@@ -158,7 +159,7 @@ def test_offers_compare_vendors(replica: ReplicaHandle, resources: dict, migrate
 def test_sync_by_query_rereads_matching_products(replica: ReplicaHandle, resources: dict, pipeline_config,
                                                  migrated_db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     vendor, year = "ornament_shop_com", 2020
-    assert materialize(resources, vendor, year, dg.DagsterInstance.ephemeral()).success
+    assert materialize(resources, vendor, year, pipeline_instance()).success
     replica.set_day(6)
     day6 = truth(replica, vendor, year)
     target = next(iter(sorted(day6.values(), key=lambda row: row[1])))
@@ -166,7 +167,7 @@ def test_sync_by_query_rereads_matching_products(replica: ReplicaHandle, resourc
     job = defs.resolve_job_def("sync_by_query")
     config = {"text": target[5][5:20], "vendor": vendor, "year": year, "limit": 50}  # a slice of the name
     result = job.execute_in_process(run_config={"ops": {"resync_by_query": {"config": config}}},
-                                    instance=dg.DagsterInstance.ephemeral())
+                                    instance=pipeline_instance())
     assert result.success
     assert result.output_for_node("resync_by_query")["stored"] >= 1
     assert stored(migrated_db_url, vendor, year)[target[1]] == target
@@ -178,7 +179,7 @@ def test_sync_by_query_rereads_matching_products(replica: ReplicaHandle, resourc
     # Text with SQL metacharacters is just text: it matches nothing and breaks nothing.
     config["text"] = "%' OR 1=1; --"
     result = job.execute_in_process(run_config={"ops": {"resync_by_query": {"config": config}}},
-                                    instance=dg.DagsterInstance.ephemeral())
+                                    instance=pipeline_instance())
     assert result.success and result.output_for_node("resync_by_query") == {"requested": 0, "stored": 0}
 
 
@@ -187,7 +188,7 @@ def test_materializations_say_what_a_person_needs(replica: ReplicaHandle, resour
     """Previews with SKU, condition and dollar prices; the Postgres table of each asset with its real columns and
     the partition's row count."""
     vendor, year = "ornament_shop_com", 2020
-    result = materialize(resources, vendor, year, dg.DagsterInstance.ephemeral())
+    result = materialize(resources, vendor, year, pipeline_instance())
     assert result.success
     preview = materialized(result, "vendor_listings").metadata["preview"].value
     header = preview.splitlines()[0]

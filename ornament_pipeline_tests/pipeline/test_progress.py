@@ -21,6 +21,7 @@ from ornament_pipeline.pipeline.partitions import partition_key
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
 from ornament_pipeline.replica.faults import FaultDice
 from ornament_pipeline.replica.testing import ReplicaHandle
+from ornament_pipeline_tests.conftest import pipeline_instance
 from ornament_pipeline_tests.pipeline.conftest import write_config
 
 VENDOR, YEAR = "hookedonhallmark_com", 1990
@@ -74,7 +75,7 @@ def test_a_slow_faulty_scrape_reports_progress_retries_and_failures(
     settings["vendors"][VENDOR]["politeness"] = POLITENESS
     config.write_text(json.dumps(settings))
     resource = SettingsResource(config_path=str(config))
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
 
     result = dg.materialize(SYNC_ASSETS, partition_key=partition_key(VENDOR, YEAR), instance=instance,
                             resources={"settings": resource, "warehouse": WarehouseResource(settings=resource),

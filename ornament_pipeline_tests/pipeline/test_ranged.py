@@ -11,6 +11,7 @@ from ornament_pipeline.pipeline.assets import SYNC_ASSETS
 from ornament_pipeline.pipeline.partitions import RANGE_END_TAG, RANGE_START_TAG, partition_key
 from ornament_pipeline.pipeline.sensors import RETRY_TAG, retry_failed_partitions
 from ornament_pipeline.replica.testing import ReplicaHandle
+from ornament_pipeline_tests.conftest import pipeline_instance
 from ornament_pipeline_tests.pipeline.test_automation import skip_message, tick
 from ornament_pipeline_tests.pipeline.test_partitions import stored, truth
 
@@ -40,7 +41,7 @@ def test_a_ranged_run_records_each_year_and_names_the_one_that_failed(
     failing = str(partition_key(VENDOR, 2020))
     replica.set_faults(f"{VENDOR}:robots=/2020_c_")  # the 2020 listing page is off limits: every page fails
     robots._cache.clear()
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     result = ranged(resources, instance, YEARS[0], YEARS[-1])
 
     assert not result.success
@@ -86,7 +87,7 @@ def test_a_range_synced_later_is_not_retried(replica: ReplicaHandle, resources: 
     monkeypatch.setenv("CONFIG_PATH", str(pipeline_config))
     replica.set_faults(f"{VENDOR}:robots=/2019_c_")
     robots._cache.clear()
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     assert not ranged(resources, instance, 2018, 2019).success
     replica.set_faults(None)
     robots._cache.clear()

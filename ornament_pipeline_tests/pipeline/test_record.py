@@ -19,6 +19,7 @@ from ornament_pipeline.db.engine import sqlalchemy_url
 from ornament_pipeline.integrations.year_links_cache import cache_key
 from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResource, WarehouseResource
 from ornament_pipeline.replica.testing import ReplicaHandle
+from ornament_pipeline_tests.conftest import pipeline_instance
 from ornament_pipeline_tests.pipeline.conftest import write_config
 from ornament_pipeline_tests.pipeline.test_crash_safety import wait_for_blocked
 from ornament_pipeline_tests.pipeline.test_partitions import materialize, materialized, stored, truth
@@ -47,7 +48,7 @@ def test_identity_learned_later_reaches_history_the_stream_and_alerts_once(
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO watches (item_number, kinds) VALUES (:item, ARRAY['new_listing'])"),
                      {"item": item})
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     replica.set_faults(f"{SHOP}:noprice=1")
     first = materialize(resources, SHOP, 2020, instance)
     assert first.success
@@ -106,7 +107,7 @@ def test_a_run_killed_inside_the_merge_loses_no_observation(replica: ReplicaHand
     assert any(len(seq) == 3 for seq in expected.values()), "the replica should move something on both days"
     replica.set_day(0)
     day0 = truth(replica, HOH, 2020)
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     assert materialize(resources, HOH, 2020, instance).success
 
     replica.set_day(2)
@@ -147,7 +148,7 @@ def test_a_year_missing_from_a_cached_index_fails_and_delists_nothing(
     settings = SettingsResource(config_path=str(config))
     resources = {"settings": settings, "warehouse": WarehouseResource(settings=settings),
                  "scraper": ScraperResource(settings=settings)}
-    instance = dg.DagsterInstance.ephemeral()
+    instance = pipeline_instance()
     assert materialize(resources, HOH, 2020, instance).success
     listed = stored(migrated_db_url, HOH, 2020)
     client = redis.Redis.from_url(redis_url)

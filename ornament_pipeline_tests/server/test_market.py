@@ -26,6 +26,7 @@ from ornament_pipeline.server.config import ServerConfig, server_config
 from ornament_pipeline.warehouse.market import WINDOW_DAYS, refresh_market
 from ornament_pipeline.warehouse.offers import refresh_offers
 from ornament_pipeline.warehouse.scrapes import merge_observation
+from ornament_pipeline_tests.conftest import pipeline_instance
 
 from .test_products import sql
 
@@ -141,7 +142,7 @@ def test_fair_prices_of_the_replica_catalogue_match_the_definition(engine: Engin
 def test_the_asset_builds_the_market_table(market_engine: Engine, migrated_db_url: str) -> None:
     record_scrapes(market_engine, datetime.now(UTC) - timedelta(minutes=1))
     resources = {"warehouse": WarehouseResource(settings=SettingsResource(), database_url=migrated_db_url)}
-    result = dg.materialize([market_prices], resources=resources, instance=dg.DagsterInstance.ephemeral())
+    result = dg.materialize([market_prices], resources=resources, instance=pipeline_instance())
     assert result.success
     metadata = result.asset_materializations_for_node("market_prices")[0].metadata
     assert metadata["dagster/row_count"].value == 1 and metadata["observations"].value == 6

@@ -15,14 +15,7 @@ import httpx
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from ornament_pipeline.pipeline.launch import (
-    Dagster,
-    LaunchError,
-    UnreadableReply,
-    vendor_partitions,
-    year_partitions,
-)
-from ornament_pipeline.pipeline.partitions import partition_key
+from ornament_pipeline.pipeline.launch import BadChoice, Dagster, LaunchError, UnreadableReply
 from ornament_pipeline.server.auth import Access, KeyedRoute, admin_access
 from ornament_pipeline.server.deps import run_db
 from ornament_pipeline.server.errors import ERROR_RESPONSES, ApiError, ErrorBody, FieldError
@@ -41,16 +34,12 @@ def _invalid(field: str, message: str) -> ApiError:
                     [FieldError(field=field, location="body", message=message)])
 
 
-def _partitions(body: SyncRequest) -> list[str]:
+def _partitions(dagster: Dagster, body: SyncRequest) -> list[str]:
+    """The partitions asked for, against the years Dagster holds (a 422 for a vendor or year that is none)."""
     try:
-        if body.vendor and body.year is not None:
-            year_partitions(body.year)  # validates the year
-            return [str(partition_key(body.vendor, body.year))]
-        if body.vendor:
-            return vendor_partitions(body.vendor)
-        return year_partitions(body.year)  # type: ignore[arg-type]
-    except LaunchError as exc:
-        raise _invalid("year" if body.year is not None else "vendor", str(exc)) from None
+        return dagster.sync_partitions(body.vendor, body.year)
+    except BadChoice as exc:
+        raise _invalid(exc.field, str(exc)) from None
 
 
 def _launch(dagster: Dagster, body: SyncRequest) -> dict:
@@ -67,7 +56,7 @@ def _launch(dagster: Dagster, body: SyncRequest) -> dict:
         return {"kind": "run", "job": "sync_by_query", "id": dagster.run_job("sync_by_query", config)}
     if body.vendor is None and body.year is None:
         raise _invalid("body", "give vendor and/or year, product_ids, or query")
-    partitions = _partitions(body)
+    partitions = _partitions(dagster, body)
     title = f"API sync: vendor={body.vendor or 'all'} year={body.year or 'all'}"
     return {"kind": "backfill", "id": dagster.backfill(partitions, title), "partitions": len(partitions)}
 
