@@ -25,6 +25,7 @@ from ornament_pipeline.server.auth import create_key
 from ornament_pipeline.server.config import ServerConfig, server_config
 from ornament_pipeline.warehouse.market import WINDOW_DAYS, refresh_market
 from ornament_pipeline.warehouse.offers import refresh_offers
+from ornament_pipeline.warehouse.products import LAST_SEEN, WATERMARK_JOIN
 from ornament_pipeline.warehouse.scrapes import merge_observation
 from ornament_pipeline_tests.conftest import pipeline_instance
 
@@ -114,8 +115,8 @@ def weighted_medians(engine: Engine, window_from: datetime, window_to: datetime)
     the in-stock time inside the window is reached, with versions, vendors and listings counted."""
     spans: dict[tuple[str, str], list[tuple[Decimal, timedelta, str, int]]] = defaultdict(list)
     rows = sql(engine, "SELECT COALESCE(h.item_number, p.item_number), COALESCE(h.condition, p.condition, ''),"
-                       " p.vendor, p.id, h.price, h.valid_from, COALESCE(h.valid_to, p.last_synced_at)"
-                       " FROM price_history h JOIN products p ON p.id = h.product_id"
+                       f" p.vendor, p.id, h.price, h.valid_from, COALESCE(h.valid_to, {LAST_SEEN})"
+                       f" FROM price_history h JOIN products p ON p.id = h.product_id {WATERMARK_JOIN}"
                        " WHERE h.availability = 'available' AND h.price IS NOT NULL AND NOT h.is_delisted")
     for item, condition, vendor, product_id, price, start, end in rows:
         held = min(end, window_to) - max(start, window_from)
