@@ -93,6 +93,9 @@ def partitions_on_schedule(context: dg.SensorEvaluationContext) -> dg.SensorResu
         if reported.get(key) != [result.passed, stamp]:
             events.append(partition_evaluation(result, key))
             reported[key] = [result.passed, stamp]
+    if not keys:
+        return dg.SensorResult(skip_reason="no year partitions yet (the year_partitions sensor adds them)",
+                               cursor=context.cursor)
     note = (f"{len(late)} of {len(keys)} vendor-years late ({', '.join(late[:5])}{' …' if len(late) > 5 else ''});"
             f" {len(events)} result(s) reported") if late else f"all {len(keys)} vendor-years on schedule; " \
         f"{len(events)} result(s) reported"

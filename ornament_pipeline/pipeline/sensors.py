@@ -136,8 +136,10 @@ def year_partitions(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     added = missing_years(context.instance, wanted)
     if not added:
         return dg.SensorResult(skip_reason=f"all {len(wanted)} years have partitions")
-    context.log.info("adding year partitions %s", ", ".join(added))
-    return dg.SensorResult(dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest(YEAR_PARTITIONS, added)])
+    note = f"added year partitions {', '.join(added)}"
+    context.log.info(note)
+    return dg.SensorResult(dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest(YEAR_PARTITIONS, added)],
+                           skip_reason=note)
 
 
 def _failed_partitions(instance: dg.DagsterInstance, record: dg.RunRecord) -> list[str]:

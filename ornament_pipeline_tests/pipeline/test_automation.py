@@ -212,6 +212,8 @@ def test_year_partitions_grow_with_the_calendar_and_the_indexes_and_never_shrink
     first = tick(year_partitions, instance)
     [added] = first.dynamic_partitions_requests
     assert added.partition_keys == calendar_years() and added.partition_keys[0] == "1973"
+    assert first.skip_reason is not None
+    assert first.skip_reason.skip_message.startswith("added year partitions 1973, 1974")
     instance.add_dynamic_partitions(added.partitions_def_name, list(added.partition_keys))
     assert skip_message(tick(year_partitions, instance)) == f"all {len(calendar_years())} years have partitions"
 

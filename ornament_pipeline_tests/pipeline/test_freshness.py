@@ -59,6 +59,12 @@ def tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
 YEARS = calendar_years()
 
 
+def test_the_sensor_says_when_there_are_no_years_yet(one_vendor: None) -> None:
+    result = tick(dg.DagsterInstance.ephemeral(), None)  # a new deployment, before year_partitions' first tick
+    assert result.asset_events == [] and result.skip_reason is not None
+    assert result.skip_reason.skip_message == "no year partitions yet (the year_partitions sensor adds them)"
+
+
 def test_the_sensor_reports_each_vendor_year_when_its_result_changes(one_vendor: None) -> None:
     instance = pipeline_instance()
     first = tick(instance, None)
