@@ -21,7 +21,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,7 @@ from ornament_pipeline.db.migrations import drop_database, migrate  # noqa: E402
 from ornament_pipeline.server.auth import create_key  # noqa: E402
 from ornament_pipeline.server.queries.products import ProductFilters, product_history, search_products  # noqa: E402
 from ornament_pipeline.server.testing import load_truth  # noqa: E402
+from ornament_pipeline_tests.ports import free_port  # noqa: E402
 
 SEARCH = ProductFilters(vendor="hookedonhallmark_com", year=2020, availability="available",
                         min_price=Decimal("10"), max_price=Decimal("200"))
@@ -55,12 +55,6 @@ KEY_LOOKUP = ("SELECT id, name, scope, prefix, key_hash, created_at, revoked_at,
               " WHERE prefix = %(prefix)s")
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def capture_sql(url: str, call) -> list[tuple[str, Any]]:

@@ -297,15 +297,12 @@ def vendor_year_sync(context: dg.AssetExecutionContext, scraper: ScraperResource
     A ranged run (a backfill) syncs its vendor-years one after another with one browser, each recorded as its
     own materialization and check results; a vendor-year that fails leaves the others stored, and the run fails
     at the end naming every failed vendor-year and why."""
-    keys = sorted((split_key(key) for key in context.partition_keys), key=lambda vy: (vy[0], vy[1]))
+    keys = sorted(split_key(key) for key in context.partition_keys)
     single = context.has_partition_key and len(keys) == 1
     scrape = dg.AssetKey("vendor_listings") in context.selected_asset_keys
     merge = bool({dg.AssetKey("products"), dg.AssetKey("price_history")} & context.selected_asset_keys)
     tracked = settings.get().history.tracked_fields
     enabled = settings.get().enabled_vendors
-    # Only the freshness check selected (run by hand): judged from Dagster's records; otherwise a vendor-year that
-    # this run syncs is fresh as of now.
-    fresh_only = not scrape and not merge
     engine = warehouse.engine()
     failures: dict[str, str] = {}
     progress = ScrapeProgress(context.log)  # pages, retries and failures into the run's event log
@@ -313,7 +310,6 @@ def vendor_year_sync(context: dg.AssetExecutionContext, scraper: ScraperResource
         for vendor, group in groupby(keys, key=lambda vy: vy[0]):
             years = [year for _, year in group]
             with ExitStack() as stack:
-                links: Mapping[int, str] = {}
                 if vendor in enabled and scrape:
                     # One run at a time per site, whatever launched it (a ranged run has no vendor tag for
                     # dagster.yaml's run queue limit to see).
@@ -328,14 +324,17 @@ def vendor_year_sync(context: dg.AssetExecutionContext, scraper: ScraperResource
                             context.log.info("%s %s: vendor is disabled in config; nothing scraped", vendor, year)
                             outcome = _nothing_to_scrape("vendor is disabled in config")
                         elif scrape:
-                            links = links or integration.get_year_links()
-                            outcome = _scrape_year(context, integration, links, engine, progress, vendor, year)
+                            # One reading serves the run: the integration keeps it while the cache would.
+                            outcome = _scrape_year(context, integration, integration.get_year_links(), engine,
+                                                   progress, vendor, year)
                         if merge:
                             merged = _merge_year(context, engine, vendor, year, tracked)
                             outcome.materializations.update(merged.materializations)
                             outcome.checks.extend(merged.checks)
+                        # A vendor-year scraped now is fresh as of now; otherwise (a merge, or the check run alone)
+                        # it is judged from Dagster's records of its last scrape.
                         now = datetime.now(UTC)
-                        synced = freshness.last_syncs(context.instance, [key]).get(key) if fresh_only else now
+                        synced = now if scrape else freshness.last_syncs(context.instance, [key]).get(key)
                         outcome.checks.append(freshness.evaluation(key, synced, now, settings.get().schedules))
                     except Exception as exc:
                         if single:

@@ -28,12 +28,8 @@ def build_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
                  description="Every enabled vendor, current and previous year: where prices move most.")
     def daily_recent_years(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
         now = context.scheduled_execution_time or datetime.now(UTC)
-        known = known_years(context.instance)
-        recent = [year for year in known if int(year) in (now.year - 1, now.year)]
-        # Ranges follow the partitions' order; the two recent years are neighbours unless a year was added late.
-        if len(recent) == 2 and known.index(recent[1]) - known.index(recent[0]) != 1:
-            return [request for year in recent
-                    for request in _requests(get_settings(), [year], f"{now:%Y-%m-%d}:{year}")]
+        # Calendar years are added in order (year_partitions), so the two recent ones are neighbours in the range.
+        recent = [year for year in known_years(context.instance) if int(year) in (now.year - 1, now.year)]
         return _requests(get_settings(), recent, now.strftime("%Y-%m-%d"))
 
     @dg.schedule(name="weekly_all_partitions", cron_schedule=settings.schedules.weekly_cron, job=sync_vendor_year,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,15 +19,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from ornament_pipeline.db.engine import sqlalchemy_url
+from ornament_pipeline_tests.ports import free_port
 
 ORNAMENTS = [sys.executable, "-m", "ornament_pipeline.cli"]
 STRIPPED = {"DATABASE_URL", "DAGSTER_PG_URL", "DAGSTER_HOME", "ENV", "CONFIG_PATH"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -68,7 +62,7 @@ def _dev(checkout: Path) -> Iterator[str]:
     """`ornaments dev` running in the checkout: the first line it prints, which names the warehouse; then
     `kill` (SIGTERM), as a service manager stops it."""
     log = (checkout / "dev.log").open("w")
-    proc = subprocess.Popen([*ORNAMENTS, "dev", "--port", str(_free_port())], cwd=checkout, env=_env(checkout),
+    proc = subprocess.Popen([*ORNAMENTS, "dev", "--port", str(free_port())], cwd=checkout, env=_env(checkout),
                             stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True)
     try:
         assert proc.stdout is not None
@@ -114,7 +108,7 @@ def test_a_second_terminal_uses_the_server_dev_started(checkout: Path, dev: str)
     assert names == ["second-terminal"]
     # `ornaments serve` (two workers) from the subdirectory: it answers with the key made in the other command.
     key = created.stdout.strip().splitlines()[-1]
-    port = _free_port()
+    port = free_port()
     serve = subprocess.Popen([*ORNAMENTS, "serve", "--port", str(port), "--workers", "2"], cwd=checkout / "docs",
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

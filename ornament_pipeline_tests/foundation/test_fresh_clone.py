@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 
 from ornament_pipeline.config import ENV_OVERRIDES
 from ornament_pipeline.vendors import VENDOR_KEYS, base_url_env_var
+from ornament_pipeline_tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -53,12 +53,6 @@ def test_dg_check_defs_passes_in_a_fresh_clone(clone: Path) -> None:
     assert "All definitions loaded successfully" in output
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _ours(clone: Path) -> list[int]:
     """Processes whose command line, environment or working directory names the clone."""
     found = []
@@ -75,7 +69,7 @@ def _ours(clone: Path) -> list[int]:
 
 @pytest.fixture
 def dg_dev(clone: Path, tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "dg_dev.log"
     with log.open("wb") as out:
         # Its own process group: the webserver, daemon and code servers it starts are stopped with it.

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,22 +23,13 @@ from sqlalchemy import create_engine, text
 from ornament_pipeline.replica.catalogue import DEFAULT_SEED
 from ornament_pipeline.replica.clock import truth
 from ornament_pipeline.vendors import VENDOR_KEYS, base_url_env_var
+from ornament_pipeline_tests.ports import free_ports
 
 pytestmark = [pytest.mark.wheel, pytest.mark.browser]
 
 REPO = Path(__file__).resolve().parents[2]
 MIGRATION_FILES = sorted(p.name for p in (REPO / "ornament_pipeline" / "sql" / "migrations").glob("*.sql"))
 VENDOR, YEAR = "ornament_shop_com", 1990  # a year of the small replica with few listings: a quick scrape
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from ornament_pipeline.config import Politeness, Settings, VendorConfig
 from ornament_pipeline.integrations import robots
 from ornament_pipeline.integrations.browser import DriverPool
 from ornament_pipeline.integrations.year_links_cache import YearLinksCache
+from ornament_pipeline_tests.ports import free_port
 
 REDIS_URL = os.environ.get("TEST_INTEGRATIONS_REDIS_URL", "redis://127.0.0.1:6379/13")
 FAST = Politeness(min_delay_seconds=0.0, max_concurrency=2, max_retries=4, backoff_base_seconds=0.05,
@@ -75,12 +76,6 @@ def redis_cache() -> Iterator[YearLinksCache]:
     yield YearLinksCache(client, 60, prefix=prefix)
     for key in client.scan_iter(f"{prefix}:*"):
         client.delete(key)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -17,16 +17,7 @@ import pytest
 
 from ornament_pipeline.vendors import VENDOR_KEYS
 from ornament_pipeline_tests.conftest import drop_database
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
+from ornament_pipeline_tests.ports import free_ports
 
 
 @pytest.mark.timeout(300)

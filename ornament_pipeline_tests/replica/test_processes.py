@@ -13,19 +13,10 @@ import httpx
 
 from ornament_pipeline.replica.clock import truth
 from ornament_pipeline.vendors import HALLMARK_ORNAMENTS, HOOKEDONHALLMARK, ORNAMENT_SHOP, VENDOR_KEYS
+from ornament_pipeline_tests.ports import free_ports
 from ornament_pipeline_tests.replica import scrape
 
 CMD = [sys.executable, "-m", "ornament_pipeline.replica"]
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 @contextmanager
