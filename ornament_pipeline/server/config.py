@@ -19,9 +19,11 @@ class ServerConfig:
     dagster_url: str = "http://127.0.0.1:3000"
     db_threads: int = 1
     deal_share: Decimal = Decimal("0.2")
+    webhook_timeout_seconds: float = 10.0  # the deadline of a destination's signed test delivery
 
 
 def server_config(settings: Settings) -> ServerConfig:
     return ServerConfig(open_reads=settings.server.open_reads, dagster_url=settings.server.dagster_url,
                         db_threads=settings.server.db_threads,
-                        deal_share=Decimal(str(settings.market.deal_share)))  # 0.2, not 0.2000000000000000111
+                        deal_share=Decimal(str(settings.market.deal_share)),  # 0.2, not 0.2000000000000000111
+                        webhook_timeout_seconds=settings.auditor.webhook_timeout_seconds)

@@ -13,10 +13,8 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
 from ornament_pipeline.auditor.delivery import DESTINATION_REMOVED
+from ornament_pipeline.auditor.watches import OWNED as _OWNED
 from ornament_pipeline.auditor.watches import Owner
-
-# The owner test, on the alias `w` as in auditor.watches.OWNED.
-_OWNED = "(CAST(:everyone AS boolean) OR w.collector_id = CAST(:owner AS bigint))"
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,11 @@ from ornament_pipeline.server.cursors import bad_cursor, decode_cursor, encode_c
 from ornament_pipeline.server.queries.rows import fetch_dicts, fetch_one
 from ornament_pipeline.warehouse.products import LAST_SEEN, WATERMARK_JOIN
 
-# When the listing was last seen as it is (docs/api.md, `last_synced_at`): warehouse/products.py says how.
-LAST_SYNCED_AT = LAST_SEEN
+# When the listing was last seen as it is (docs/api.md, `last_synced_at`): warehouse/products.LAST_SEEN says how.
 PRODUCTS_FROM = f"products p {WATERMARK_JOIN}"
 PRODUCT_COLUMNS = (
     "p.id, p.vendor, p.vendor_id, p.sku, p.item_number, p.condition, p.name, p.price, p.brand, p.availability,"
-    f" p.release_year, p.link, (p.delisted_at IS NULL) AS listed, p.delisted_at, {LAST_SYNCED_AT} AS last_synced_at,"
+    f" p.release_year, p.link, (p.delisted_at IS NULL) AS listed, p.delisted_at, {LAST_SEEN} AS last_synced_at,"
     " p.created_at"
 )
 
@@ -81,7 +80,7 @@ SORTS: dict[str, SortKey] = {
     "name": SortKey("p.name", False, _str),
     "price": SortKey("p.price", True, _decimal),
     "release_year": SortKey("p.release_year", True, _int32),
-    "updated": SortKey(LAST_SYNCED_AT, False, _timestamp),
+    "updated": SortKey(LAST_SEEN, False, _timestamp),
     "id": SortKey("p.id", False, _int),
 }
 

@@ -87,16 +87,10 @@ def _checked_url(url: str) -> str:
     return url
 
 
-def _timeout_seconds() -> float:
-    from ornament_pipeline.config import get_settings
-
-    return get_settings().auditor.webhook_timeout_seconds
-
-
 async def _verify(request: Request, access: Access, destination_id: int, url: str, secret: str) -> DestinationOut:
     """Send the test delivery (off the database threads) and record its outcome."""
     outcome: VerificationOutcome = await asyncio.to_thread(send_verification, destination_id, url, secret,
-                                                           _timeout_seconds())
+                                                           request.app.state.server_config.webhook_timeout_seconds)
 
     def record(conn: Connection, _: Principal) -> DestinationOut:
         checked = queries.record_check(conn, destination_id, outcome.verified, outcome.status_code, outcome.reason)
