@@ -20,36 +20,38 @@ from datetime import datetime
 from sqlalchemy import Connection, text
 
 from ornament_pipeline.config import TRACKABLE_FIELDS
-from ornament_pipeline.warehouse.locks import lock_partition
 
-_SNAPSHOT_SOURCE = """
-CREATE TEMP TABLE snapshot_changes ON COMMIT DROP AS
-SELECT p.id AS product_id, p.price, p.availability, p.availability_text, p.name, p.sku, p.condition,
-       p.item_number, p.link, p.delisted_at IS NOT NULL AS is_delisted,
-       CAST(:observed_at AS timestamptz) AS observed_at,  -- the observation being applied
-       h.id AS current_id, h.valid_from AS current_from, h.is_delisted AS current_delisted,
-       {current_columns}
-FROM products p
-LEFT JOIN price_history h ON h.product_id = p.id AND h.valid_to IS NULL
-WHERE {scope}"""
-
-_KEEP_CHANGES_ONLY = """
-DELETE FROM snapshot_changes
-WHERE current_id IS NOT NULL
-  AND (observed_at <= current_from  -- the current version is as new as this observation
-       OR (is_delisted = current_delisted AND NOT ({any_tracked_change})))"""
-
-_CLOSE_CURRENT = """
-UPDATE price_history h SET valid_to = s.observed_at
-FROM snapshot_changes s WHERE h.id = s.current_id"""
-
-_OPEN_NEW_WITH_EVENTS = """
-WITH opened AS (
+# One statement: the products in scope that differ from their current version (or have none) get it closed and a
+# new one opened, each with its change event. A version is opened from the row its closing returns, so the closing
+# has happened by then and the one-current-version index holds at every row (were it ever otherwise, the insert
+# would fail on that index, never store two current versions).
+_SNAPSHOT = """
+WITH source AS (
+    SELECT p.id AS product_id, p.price, p.availability, p.availability_text, p.name, p.sku, p.condition,
+           p.item_number, p.link, p.delisted_at IS NOT NULL AS is_delisted,
+           CAST(:observed_at AS timestamptz) AS observed_at,  -- the observation being applied
+           h.id AS current_id, h.valid_from AS current_from, h.is_delisted AS current_delisted,
+           {current_columns}
+    FROM products p
+    LEFT JOIN price_history h ON h.product_id = p.id AND h.valid_to IS NULL
+    WHERE {scope}
+), changes AS MATERIALIZED (
+    SELECT * FROM source
+    WHERE current_id IS NULL
+       OR (observed_at > current_from  -- else the current version is as new as this observation
+           AND (is_delisted IS DISTINCT FROM current_delisted OR {any_tracked_change}))
+), closed AS (
+    UPDATE price_history h SET valid_to = c.observed_at
+    FROM changes c WHERE h.id = c.current_id
+    RETURNING h.product_id
+), opened AS (
     INSERT INTO price_history (product_id, price, availability, availability_text, name, sku, condition,
                                item_number, link, is_delisted, valid_from)
     SELECT product_id, price, availability, availability_text, name, sku, condition, item_number, link,
            is_delisted, observed_at
-    FROM snapshot_changes
+    FROM (SELECT c.* FROM changes c WHERE c.current_id IS NULL
+          UNION ALL
+          SELECT c.* FROM closed x JOIN changes c ON c.product_id = x.product_id) versions
     RETURNING id, product_id
 )
 INSERT INTO change_events (product_id, history_id, kind, changed_fields, old_values, new_values, occurred_at)
@@ -63,7 +65,7 @@ SELECT s.product_id, o.id,
        CASE WHEN s.current_id IS NULL THEN NULL ELSE jsonb_build_object({old_values}) END,
        jsonb_build_object({new_values}),
        s.observed_at
-FROM opened o JOIN snapshot_changes s ON s.product_id = o.product_id
+FROM opened o JOIN changes s ON s.product_id = o.product_id
 RETURNING kind"""
 
 
@@ -125,10 +127,9 @@ def snapshot(
     """Record new versions for one partition (vendor + year) or for given products of one vendor, as seen by the
     observation of `observed_at` (the one just merged into `products`): changes open versions from then.
 
-    Runs inside the caller's transaction and holds the partition lock, so it commits with its events (and, when
-    called by `scrapes.apply_pending`, with the products merge it records).
+    Runs inside `scrapes.apply_pending`'s transaction, which holds the partition lock, so the versions commit with
+    their events and the products merge they record.
     """
-    lock_partition(conn, vendor, year)
     parts = _sql_parts(tracked)
     params: dict[str, object]
     if product_ids is not None:
@@ -136,9 +137,5 @@ def snapshot(
     else:
         scope, params = "p.vendor = :vendor AND p.partition_year = :year", {"vendor": vendor, "year": year}
     params["observed_at"] = observed_at
-    conn.execute(text(_SNAPSHOT_SOURCE.format(scope=scope, **parts)), params)
-    conn.execute(text(_KEEP_CHANGES_ONLY.format(**parts)))
-    conn.execute(text(_CLOSE_CURRENT))
-    kinds = list(conn.execute(text(_OPEN_NEW_WITH_EVENTS.format(**parts))).scalars())
-    conn.execute(text("DROP TABLE snapshot_changes"))
+    kinds = list(conn.execute(text(_SNAPSHOT.format(scope=scope, **parts)), params).scalars())
     return HistorySnapshot(*(kinds.count(k) for k in EVENT_KINDS))

@@ -10,7 +10,7 @@ listing it saw could be identified, and the partition did not shrink suspiciousl
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -80,21 +80,25 @@ def listing_problem(item: Listing) -> str | None:
     return None
 
 
+# Counts the delisting decision needs (a NULL year matches no partition: a product-page sync lists nothing).
 _LISTED_IN_PARTITION = """
 SELECT count(*) FROM products WHERE vendor = :vendor AND partition_year = :year AND delisted_at IS NULL"""
+_REJECTED_IDS = "SELECT count(DISTINCT vendor_id) FROM scrape_rejects WHERE scrape_id = :scrape_id"
+_REJECTED_WITHOUT_ID = "SELECT 1 FROM scrape_rejects WHERE scrape_id = :scrape_id AND vendor_id IS NULL"
 
-# What a staged listing `{s}` writes into its stored row `p`: the listing's values, keeping what the listing page
-# does not show (SKU, item number, condition, brand, year: from the product page) when it shows none. A stored row
-# is written only when one of these would change it, so a resync of an unchanged site writes no row.
+# What a staged listing `{s}` writes into its stored row: the listing's values, keeping what the listing page does not
+# show (SKU, item number, condition, brand, year: from the product page) when it shows none. A stored row is written
+# only when one of these would change it, so a resync of an unchanged site writes no row.
 _WRITTEN_COLUMNS = ("name", "price", "availability", "availability_text", "link", "sku", "item_number", "condition",
                     "brand", "release_year", "partition_year", "detail_read_at", "delisted_at")
 _KEPT_WHEN_UNSEEN = ("sku", "item_number", "condition", "brand", "release_year", "partition_year", "detail_read_at")
 
 
-def _written_value(column: str, source: str) -> str:
+def _written_value(column: str, source: str, stored: str = "p.{}") -> str:
     if column == "delisted_at":
         return "NULL::timestamptz"  # seen: listed
-    return f"COALESCE({source}.{column}, p.{column})" if column in _KEPT_WHEN_UNSEEN else f"{source}.{column}"
+    kept = stored.format(column)
+    return f"COALESCE({source}.{column}, {kept})" if column in _KEPT_WHEN_UNSEEN else f"{source}.{column}"
 
 
 def _assignments(source: str) -> str:
@@ -102,57 +106,76 @@ def _assignments(source: str) -> str:
                       f"written_at = {source}.written_at"])
 
 
-def _changes(source: str) -> str:
-    return (f"({', '.join(f'p.{c}' for c in _WRITTEN_COLUMNS)}) IS DISTINCT FROM"
-            f" ({', '.join(_written_value(c, source) for c in _WRITTEN_COLUMNS)})")
+def _changes(source: str, stored: str = "p.{}") -> str:
+    return (f"({', '.join(stored.format(c) for c in _WRITTEN_COLUMNS)}) IS DISTINCT FROM"
+            f" ({', '.join(_written_value(c, source, stored) for c in _WRITTEN_COLUMNS)})")
 
+
+_STORED_COLUMNS = ("id", "written_at", *_WRITTEN_COLUMNS)
+# Rather than IS NOT DISTINCT FROM, which no index serves (the bound year is a constant, so one arm folds away).
+_IN_PARTITION = ("(o.partition_year = CAST(:year AS smallint)"
+                 " OR (CAST(:year AS smallint) IS NULL AND o.partition_year IS NULL))")
 
 # One statement per scrape. Each staged listing (the first occurrence of a vendor id wins, by ordinal, so the
-# outcome never depends on plan order) is stale when its stored row was written by a newer observation, or belongs
-# to another partition whose watermark is newer (a listing that moved year pages); the observation's own partition
+# outcome never depends on plan order) is matched with its stored row: the partition's own rows in one hashed join
+# (a listing is nearly always stored in the partition it is staged for), the rest (new, or moved from another year's
+# page) by one index lookup each. It is stale when its stored row was written by a newer observation, or belongs to
+# another partition whose watermark is newer (a listing that moved year pages); the observation's own partition
 # watermark was checked before (scrapes.apply_pending). Stored rows are updated only where a value changes (an
-# UPDATE, not ON CONFLICT, which would lock every unchanged row it meets); new listings are inserted.
+# UPDATE, not ON CONFLICT, which would lock every unchanged row it meets), and the update rechecks on the row it
+# writes, in case a merge of another partition wrote it meanwhile; new listings are inserted. The counts the
+# delisting decision needs are read in the same statement, so they see the partition as it was before the merge.
 _MERGE_LISTINGS = f"""
 WITH staged AS (
     SELECT DISTINCT ON (s.vendor_id)
            s.vendor_id, s.sku, s.item_number, s.condition, s.name, s.price, s.brand, s.availability,
            s.availability_text, s.release_year, s.link, CAST(:year AS smallint) AS partition_year,
            CAST(:observed_at AS timestamptz) AS written_at,
-           CASE WHEN s.detail_read THEN CAST(:observed_at AS timestamptz) END AS detail_read_at,
-           p.id AS product_id,
-           p.id IS NOT NULL AND (
-               p.written_at > :observed_at
-               OR CASE WHEN p.partition_year IS DISTINCT FROM CAST(:year AS smallint) THEN EXISTS (
-                       SELECT 1 FROM partition_watermarks w
-                       WHERE w.vendor = :vendor AND w.partition_year IS NOT DISTINCT FROM p.partition_year
-                         AND w.observed_at > :observed_at) ELSE false END) AS stale
+           CASE WHEN s.detail_read THEN CAST(:observed_at AS timestamptz) END AS detail_read_at
     FROM scrape_listings s
-    -- One index lookup per staged listing, whatever the planner believes about the tables' sizes (LIMIT keeps
-    -- the lateral subquery from being flattened into a join that sorts or scans the vendor's products).
-    LEFT JOIN LATERAL (SELECT p.id, p.written_at, p.partition_year FROM products p
-                       WHERE p.vendor = :vendor AND p.vendor_id = s.vendor_id LIMIT 1) p ON true
     WHERE s.scrape_id = :scrape_id
     ORDER BY s.vendor_id, s.ordinal
+), matched AS (
+    SELECT s.*, {", ".join(f"COALESCE(o.{c}, x.{c}) AS stored_{c}" for c in _STORED_COLUMNS)}
+    FROM staged s
+    LEFT JOIN products o ON o.vendor = :vendor AND o.vendor_id = s.vendor_id AND {_IN_PARTITION}
+    -- LIMIT keeps the lookup from being flattened into a join that scans the vendor's products.
+    LEFT JOIN LATERAL (SELECT {", ".join(f"p.{c}" for c in _STORED_COLUMNS)} FROM products p
+                       WHERE o.id IS NULL AND p.vendor = :vendor AND p.vendor_id = s.vendor_id LIMIT 1) x ON true
+), judged AS (
+    SELECT m.*,
+           m.stored_id IS NOT NULL AND (
+               m.stored_written_at > :observed_at
+               OR CASE WHEN m.stored_partition_year IS DISTINCT FROM CAST(:year AS smallint) THEN EXISTS (
+                       SELECT 1 FROM partition_watermarks w
+                       WHERE w.vendor = :vendor AND w.partition_year IS NOT DISTINCT FROM m.stored_partition_year
+                         AND w.observed_at > :observed_at) ELSE false END) AS stale,
+           m.stored_id IS NOT NULL AND {_changes("m", "m.stored_{}")} AS changed
+    FROM matched m
 ), updated AS (
     UPDATE products p SET {_assignments("s")}
-    FROM staged s
-    WHERE p.id = s.product_id AND NOT s.stale AND {_changes("s")}
+    FROM judged s
+    WHERE s.changed AND NOT s.stale AND p.id = s.stored_id
+      AND p.written_at <= s.written_at AND {_changes("s")}
     RETURNING p.id
 ), inserted AS (  -- ON CONFLICT: a merge of another partition may insert the same listing meanwhile
     INSERT INTO products AS p (vendor, vendor_id, {", ".join(_WRITTEN_COLUMNS)}, written_at)
     SELECT :vendor, vendor_id, {", ".join("NULL" if c == "delisted_at" else c for c in _WRITTEN_COLUMNS)}, written_at
-    FROM staged WHERE product_id IS NULL
+    FROM judged WHERE stored_id IS NULL
     ON CONFLICT (vendor, vendor_id) DO UPDATE SET {_assignments("EXCLUDED")}
     WHERE p.written_at <= EXCLUDED.written_at AND {_changes("EXCLUDED")}
     RETURNING id, (xmax = 0) AS inserted
 )
-SELECT (SELECT count(*) FROM staged) AS staged,
-       (SELECT count(*) FROM staged WHERE stale) AS stale,
-       (SELECT COALESCE(array_agg(product_id), '{{}}') FROM staged WHERE NOT stale AND product_id IS NOT NULL)
+SELECT (SELECT count(*) FROM judged) AS staged,
+       (SELECT count(*) FROM judged WHERE stale) AS stale,
+       (SELECT COALESCE(array_agg(stored_id), '{{}}') FROM judged WHERE NOT stale AND stored_id IS NOT NULL)
            AS seen_ids,
        (SELECT COALESCE(array_agg(id), '{{}}') FROM (SELECT id FROM updated UNION ALL SELECT id FROM inserted) w)
            AS written_ids,
-       (SELECT count(*) FROM inserted WHERE inserted) AS inserted"""
+       (SELECT count(*) FROM inserted WHERE inserted) AS inserted,
+       ({_LISTED_IN_PARTITION}) AS listed_before,
+       ({_REJECTED_IDS}) AS rejected_ids,
+       EXISTS ({_REJECTED_WITHOUT_ID}) AS unidentified"""
 
 # Rejected listings with a usable id were seen: they are not delisted for being absent from the merge. NOT IN
 # over the scrape's ids is a hashed anti-join whatever the planner believes about the staged table's size (no
@@ -165,11 +188,10 @@ WHERE p.vendor = :vendor AND p.partition_year = :year AND p.delisted_at IS NULL
   AND p.vendor_id NOT IN (SELECT vendor_id FROM scrape_rejects WHERE scrape_id = :scrape_id AND vendor_id IS NOT NULL)
 RETURNING id"""
 
-_SEEN = """
-SELECT (SELECT count(DISTINCT vendor_id) FROM scrape_listings WHERE scrape_id = :scrape_id)
-     + (SELECT count(DISTINCT vendor_id) FROM scrape_rejects WHERE scrape_id = :scrape_id),
-       EXISTS (SELECT 1 FROM scrape_rejects WHERE scrape_id = :scrape_id AND vendor_id IS NULL),
-       (SELECT count(DISTINCT vendor_id) FROM scrape_listings WHERE scrape_id = :scrape_id)"""
+# What a scrape that is not merged saw: its distinct staged and rejected ids, and the partition's listed count.
+_COUNTS_UNMERGED = f"""
+SELECT (SELECT count(DISTINCT vendor_id) FROM scrape_listings WHERE scrape_id = :scrape_id) AS staged,
+       ({_REJECTED_IDS}) AS rejected_ids, ({_LISTED_IN_PARTITION}) AS listed_before"""
 
 
 @dataclass(frozen=True)
@@ -201,14 +223,6 @@ class ProductsMerge:
         return self.new + self.updated + self.delisted
 
 
-def _counts(conn: Connection, params: Mapping[str, object], vendor: str,
-            year: int | None) -> tuple[int, bool, int, int]:
-    """Listed before the merge; whether a reject had no usable id; listings seen (staged and rejected); staged."""
-    listed_before = listed_in_partition(conn, vendor, year) if year is not None else 0
-    seen, unidentified, staged = conn.execute(text(_SEEN), params).one()
-    return listed_before, unidentified, seen, staged
-
-
 def merge_scrape(conn: Connection, scrape_id: int, vendor: str, year: int | None, observed_at: datetime,
                  complete: bool, scope: str) -> ProductsMerge:
     """Upsert one staged scrape into `products` inside the caller's transaction (which holds the partition lock and
@@ -217,14 +231,14 @@ def merge_scrape(conn: Connection, scrape_id: int, vendor: str, year: int | None
     A partition scrape that is complete may delist what it did not see; a product-page scrape never delists.
     """
     params = {"vendor": vendor, "year": year, "observed_at": observed_at, "scrape_id": scrape_id}
-    listed_before, unidentified, seen, _ = _counts(conn, params, vendor, year)
     merged = conn.execute(text(_MERGE_LISTINGS), params).one()
+    listed_before, seen = merged.listed_before, merged.staged + merged.rejected_ids
     skipped = None
     if scope != "partition":
         skipped = "a product-page sync never delists"
     elif not complete:
         skipped = "some pages failed, so unseen listings keep their current version"
-    elif unidentified:
+    elif merged.unidentified:
         skipped = "a rejected listing had no usable id, so unseen listings keep their current version"
     elif listed_before and seen < MIN_SHARE_BEFORE_DELISTING * listed_before:
         skipped = f"listing count fell from {listed_before} to {seen} (over 30%); not delisting"
@@ -248,10 +262,10 @@ def merge_scrape(conn: Connection, scrape_id: int, vendor: str, year: int | None
 def stale_scrape(conn: Connection, scrape_id: int, vendor: str, year: int | None,
                  watermark: datetime) -> ProductsMerge:
     """What a scrape older than its partition's watermark would have merged: nothing, every listing stale."""
-    params = {"vendor": vendor, "year": year, "scrape_id": scrape_id}
-    listed_before, _, seen, staged = _counts(conn, params, vendor, year)
+    counts = conn.execute(text(_COUNTS_UNMERGED), {"vendor": vendor, "year": year, "scrape_id": scrape_id}).one()
     return ProductsMerge(
-        seen=seen, new=0, updated=0, stale=staged, delisted=0, listed_before=listed_before,
+        seen=counts.staged + counts.rejected_ids, new=0, updated=0, stale=counts.staged, delisted=0,
+        listed_before=counts.listed_before,
         delisting_skipped=f"an observation of {watermark.isoformat()} was already applied; this older one is not",
     )
 

@@ -51,16 +51,21 @@ _WATERMARK = """
 SELECT observed_at, tracked_fields FROM partition_watermarks
 WHERE vendor = :vendor AND partition_year IS NOT DISTINCT FROM CAST(:year AS smallint)"""
 
-_ADVANCE_WATERMARK = """
-INSERT INTO partition_watermarks AS w (vendor, partition_year, observed_at, confirmed_at, tracked_fields)
-VALUES (:vendor, :year, :observed_at, CASE WHEN :confirmed THEN CAST(:observed_at AS timestamptz) END,
-        CAST(:tracked AS text[]))
-ON CONFLICT ON CONSTRAINT partition_watermarks_key DO UPDATE
-SET observed_at = EXCLUDED.observed_at, confirmed_at = COALESCE(EXCLUDED.confirmed_at, w.confirmed_at),
-    tracked_fields = EXCLUDED.tracked_fields"""
-
-_MARK_APPLIED = """
-UPDATE scrapes SET applied_at = now(), merge_summary = CAST(:summary AS jsonb) WHERE id = :scrape_id"""
+# A scrape applied: the partition's watermark advanced (unless the scrape was stale), the scrape marked applied with
+# what its merge did, and its staged listings deleted, in one statement.
+_FINISH_SCRAPE = """
+WITH advanced AS (
+    INSERT INTO partition_watermarks AS w (vendor, partition_year, observed_at, confirmed_at, tracked_fields)
+    SELECT CAST(:vendor AS text), CAST(:year AS smallint), CAST(:observed_at AS timestamptz),
+           CASE WHEN :confirmed THEN CAST(:observed_at AS timestamptz) END, CAST(:tracked AS text[])
+    WHERE :advance
+    ON CONFLICT ON CONSTRAINT partition_watermarks_key DO UPDATE
+    SET observed_at = EXCLUDED.observed_at, confirmed_at = COALESCE(EXCLUDED.confirmed_at, w.confirmed_at),
+        tracked_fields = EXCLUDED.tracked_fields
+), applied AS (
+    UPDATE scrapes SET applied_at = now(), merge_summary = CAST(:summary AS jsonb) WHERE id = :scrape_id
+)
+DELETE FROM scrape_listings WHERE scrape_id = :scrape_id"""
 
 
 @dataclass(frozen=True)
@@ -198,7 +203,8 @@ def apply_pending(conn: Connection, vendor: str, year: int | None, tracked: Sequ
     watermark, tracked_before = (stored.observed_at, stored.tracked_fields) if stored else (None, None)
     applied = []
     for row in conn.execute(text(_PENDING), partition).all():
-        if watermark is not None and row.observed_at < watermark:
+        stale = watermark is not None and row.observed_at < watermark
+        if watermark is not None and stale:
             merged, versions = stale_scrape(conn, row.id, vendor, year, watermark), HistorySnapshot()
         else:
             merged = merge_scrape(conn, row.id, vendor, year, row.observed_at, row.complete, row.scope)
@@ -210,15 +216,14 @@ def apply_pending(conn: Connection, vendor: str, year: int | None, tracked: Sequ
                 product_ids=None if whole_partition else merged.touched_ids)
             if row.scope == "partition":
                 tracked_before = list(tracked)  # every row of the partition now agrees with its current version
-            conn.execute(text(_ADVANCE_WATERMARK), {
-                **partition, "observed_at": row.observed_at, "tracked": tracked_before,
-                "confirmed": row.scope == "partition" and merged.confirmed_partition})
             watermark = row.observed_at
         result = AppliedScrape(row.id, row.observed_at, row.complete, row.status, merged, versions)
         summary = {**asdict(merged), "touched_ids": len(merged.touched_ids), "history": asdict(versions),
                    "rows_written": result.rows_written}
-        conn.execute(text(_MARK_APPLIED), {"scrape_id": row.id, "summary": json.dumps(summary)})
-        conn.execute(text("DELETE FROM scrape_listings WHERE scrape_id = :scrape_id"), {"scrape_id": row.id})
+        conn.execute(text(_FINISH_SCRAPE), {
+            **partition, "scrape_id": row.id, "summary": json.dumps(summary), "advance": not stale,
+            "observed_at": row.observed_at, "tracked": tracked_before,
+            "confirmed": row.scope == "partition" and merged.confirmed_partition})
         applied.append(result)
     return applied
 

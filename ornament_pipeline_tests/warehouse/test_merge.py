@@ -463,3 +463,77 @@ def test_a_field_switched_on_later_is_versioned_at_the_next_resync_of_unchanged_
                         " WHERE p.vendor_id = '1002' AND h.valid_to IS NULL") == [("2020 Frosty Friends 2 (Club)", t2)]
     _, history = sync(engine, renamed, t3, tracked=with_name)
     assert history.versions == 0
+
+
+def test_a_listing_that_moved_year_is_moved_by_a_newer_scrape_of_its_new_year(engine: Engine) -> None:
+    """Found outside the partition being merged, a listing is still the same row: updated and moved, one version."""
+    sync(engine, day0(), T0)
+    t1 = T0 + timedelta(days=1)
+    with engine.begin() as conn:
+        applied = merge_observation(conn, VENDOR, 2021, [replace(day0()[0], price=Decimal("5.00"), release_year=2021)],
+                                    t1, complete=True, tracked=TRACKED)
+    assert (applied.products.new, applied.products.updated, applied.history.changed) == (0, 1, 1)
+    assert rows(engine, "SELECT price, partition_year, written_at FROM products WHERE vendor_id = '1000'") == [
+        (Decimal("5.00"), 2021, t1)]
+    assert rows(engine, "SELECT count(*) FROM products") == [(20,)]
+    merged, _ = sync(engine, day0()[1:], t1 + timedelta(hours=1))  # 2020 without it: not delisted from 2021
+    assert (merged.delisted, merged.listed_before) == (0, 19)
+    assert rows(engine, "SELECT delisted_at FROM products WHERE vendor_id = '1000'") == [(None,)]
+
+
+def test_a_product_page_sync_updates_listings_of_any_year_and_stores_those_of_no_year(engine: Engine) -> None:
+    """Scope 'products' (sync by id or query): year NULL, never delists; a stored listing is matched in whichever
+    partition owns it (and stays there), and a listing of no known year is stored under the NULL partition and
+    matched there the next time."""
+    sync(engine, day0(), T0)
+    t1, t2 = T0 + timedelta(days=1), T0 + timedelta(days=2)
+    unknown_year = replace(listing(50, price="7.00"), release_year=None)
+    with engine.begin() as conn:
+        applied = merge_observation(conn, VENDOR, None, [replace(day0()[3], price=Decimal("99.00")), unknown_year],
+                                    t1, complete=True, tracked=TRACKED, scope="products")
+    assert (applied.products.new, applied.products.updated, applied.products.delisted) == (1, 1, 0)
+    assert applied.products.delisting_skipped == "a product-page sync never delists"
+    assert (applied.history.new, applied.history.changed) == (1, 1)
+    assert rows(engine, "SELECT vendor_id, price, partition_year FROM products WHERE vendor_id IN ('1003', '1050')"
+                        " ORDER BY vendor_id") == [("1003", Decimal("99.00"), 2020), ("1050", Decimal("7.00"), None)]
+    with engine.begin() as conn:
+        again = merge_observation(conn, VENDOR, None, [replace(unknown_year, price=Decimal("8.00"))], t2,
+                                  complete=True, tracked=TRACKED, scope="products")
+    assert (again.products.new, again.products.updated, again.history.changed) == (0, 1, 1)
+    assert rows(engine, "SELECT count(*), count(*) FILTER (WHERE valid_to IS NULL) FROM price_history") == [(23, 21)]
+
+
+def test_listings_are_staged_only_into_a_pending_scrape(engine: Engine) -> None:
+    """The staging check (once per statement) holds what the foreign key held, and refuses an applied scrape."""
+    sync(engine, day0(), T0)
+    stage = ("INSERT INTO scrape_listings (scrape_id, ordinal, vendor_id, name, availability, link, detail_read)"
+             " VALUES (:id, 0, '1', 'x', 'available', 'https://www.ornament-shop.com/x/', false)")
+    applied_id = rows(engine, "SELECT max(id) FROM scrapes")[0][0]
+    for scrape_id in (applied_id, applied_id + 1000):
+        with pytest.raises(DBAPIError, match=f"scrape_listings: scrape {scrape_id} does not exist or is already"
+                                             " applied"), engine.begin() as conn:
+            conn.execute(text(stage), {"id": scrape_id})
+    with engine.begin() as conn:  # a scrape removed takes its staged listings with it
+        recorded = record_scrape(conn, vendor=VENDOR, year=2020, scope="partition", observed_at=T0 + timedelta(1),
+                                 complete=True, status="complete", listings=day0())
+    assert rows(engine, "SELECT count(*) FROM scrape_listings") == [(20,)]
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM scrapes WHERE id = :id"), {"id": recorded.scrape_id})
+    assert rows(engine, "SELECT count(*) FROM scrape_listings") == [(0,)]
+
+
+def test_listeners_are_woken_once_per_merge_with_its_newest_event(migrated_db_url: str, engine: Engine) -> None:
+    import psycopg2
+
+    listener = psycopg2.connect(migrated_db_url)
+    listener.autocommit = True
+    try:
+        listener.cursor().execute("LISTEN change_events")
+        sync(engine, day0(), T0)
+        sync(engine, [replace(i, price=i.price + 1) if i.vendor_id in ("1001", "1002") else i for i in day0()],
+             T0 + timedelta(days=1))
+        listener.poll()
+        newest = rows(engine, "SELECT max(id) FILTER (WHERE kind = 'new'), max(id) FROM change_events")[0]
+        assert [n.payload for n in listener.notifies] == [str(newest[0]), str(newest[1])]  # 20 events, then 2
+    finally:
+        listener.close()
