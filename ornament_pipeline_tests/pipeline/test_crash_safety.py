@@ -47,11 +47,15 @@ def wait_for_blocked(url: str, statement: str, proc: subprocess.Popen, timeout: 
     pytest.fail(f"no run blocked on {statement!r}")
 
 
+# The products merge and the history snapshot are one statement each (warehouse/products.py _MERGE_LISTINGS,
+# warehouse/history.py _SNAPSHOT); pg_stat_activity shows a statement's first 1024 bytes, so each is recognised by
+# its opening.
+MERGE_STATEMENT, SNAPSHOT_STATEMENT = "WITH staged AS", "WITH source AS"
+
+
 @pytest.mark.parametrize(("phase", "locked_table", "statement"), [
-    # The products merge is one statement (warehouse/products.py _MERGE_LISTINGS); pg_stat_activity shows its first
-    # 1024 bytes, so it is recognised by its opening.
-    ("products merge", "products", "WITH staged AS"),
-    ("history snapshot", "price_history", "UPDATE price_history"),
+    ("products merge", "products", MERGE_STATEMENT),
+    ("history snapshot", "price_history", SNAPSHOT_STATEMENT),
 ])
 def test_run_killed_mid_merge_then_rerun(replica: ReplicaHandle, resources: dict, pipeline_config: Path,
                                          migrated_db_url: str, phase: str, locked_table: str,

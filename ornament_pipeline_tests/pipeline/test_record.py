@@ -21,7 +21,7 @@ from ornament_pipeline.pipeline.resources import ScraperResource, SettingsResour
 from ornament_pipeline.replica.testing import ReplicaHandle
 from ornament_pipeline_tests.conftest import pipeline_instance
 from ornament_pipeline_tests.pipeline.conftest import write_config
-from ornament_pipeline_tests.pipeline.test_crash_safety import wait_for_blocked
+from ornament_pipeline_tests.pipeline.test_crash_safety import SNAPSHOT_STATEMENT, wait_for_blocked
 from ornament_pipeline_tests.pipeline.test_partitions import materialize, materialized, stored, truth
 
 pytestmark = pytest.mark.browser
@@ -124,7 +124,7 @@ def test_a_run_killed_inside_the_merge_loses_no_observation(replica: ReplicaHand
          HOH, "2020"], start_new_session=True, stdout=subprocess.DEVNULL,
         stderr=open(tmp_path / "run.log", "w"), env={**os.environ, "SE_OFFLINE": "true"})  # noqa: SIM115
     try:
-        wait_for_blocked(migrated_db_url, "UPDATE price_history", proc)
+        wait_for_blocked(migrated_db_url, SNAPSHOT_STATEMENT, proc)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
