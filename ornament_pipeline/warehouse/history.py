@@ -22,40 +22,42 @@ from sqlalchemy import Connection, text
 from ornament_pipeline.config import TRACKABLE_FIELDS
 
 # One statement: the products in scope that differ from their current version (or have none) get it closed and a
-# new one opened, each with its change event. A version is opened from the row its closing returns, so the closing
-# has happened by then and the one-current-version index holds at every row (were it ever otherwise, the insert
-# would fail on that index, never store two current versions).
+# new one opened, each with its change event. No step joins two intermediate results (a join the planner may run as
+# a nested loop over both, from statistics of nearly empty tables, is quadratic): each new version's id is drawn
+# up front, and a version is opened from the row its closing returns, so the closing has happened by then and the
+# one-current-version index holds at every row (were it ever otherwise, the insert would fail on that index, never
+# store two current versions).
 _SNAPSHOT = """
-WITH source AS (
+WITH changes AS MATERIALIZED (
     SELECT p.id AS product_id, p.price, p.availability, p.availability_text, p.name, p.sku, p.condition,
            p.item_number, p.link, p.delisted_at IS NOT NULL AS is_delisted,
            CAST(:observed_at AS timestamptz) AS observed_at,  -- the observation being applied
            h.id AS current_id, h.valid_from AS current_from, h.is_delisted AS current_delisted,
-           {current_columns}
+           {current_columns},
+           nextval('price_history_id_seq') AS version_id
     FROM products p
     LEFT JOIN price_history h ON h.product_id = p.id AND h.valid_to IS NULL
     WHERE {scope}
-), changes AS MATERIALIZED (
-    SELECT * FROM source
-    WHERE current_id IS NULL
-       OR (observed_at > current_from  -- else the current version is as new as this observation
-           AND (is_delisted IS DISTINCT FROM current_delisted OR {any_tracked_change}))
+      AND (h.id IS NULL
+           OR (CAST(:observed_at AS timestamptz) > h.valid_from  -- else the current version is as new as this
+               AND ((p.delisted_at IS NOT NULL) IS DISTINCT FROM h.is_delisted OR {any_tracked_change})))
 ), closed AS (
     UPDATE price_history h SET valid_to = c.observed_at
     FROM changes c WHERE h.id = c.current_id
-    RETURNING h.product_id
+    RETURNING c.*
+), versions AS (
+    SELECT * FROM changes WHERE current_id IS NULL
+    UNION ALL
+    SELECT * FROM closed
 ), opened AS (
-    INSERT INTO price_history (product_id, price, availability, availability_text, name, sku, condition,
+    INSERT INTO price_history (id, product_id, price, availability, availability_text, name, sku, condition,
                                item_number, link, is_delisted, valid_from)
-    SELECT product_id, price, availability, availability_text, name, sku, condition, item_number, link,
+    SELECT version_id, product_id, price, availability, availability_text, name, sku, condition, item_number, link,
            is_delisted, observed_at
-    FROM (SELECT c.* FROM changes c WHERE c.current_id IS NULL
-          UNION ALL
-          SELECT c.* FROM closed x JOIN changes c ON c.product_id = x.product_id) versions
-    RETURNING id, product_id
+    FROM versions
 )
 INSERT INTO change_events (product_id, history_id, kind, changed_fields, old_values, new_values, occurred_at)
-SELECT s.product_id, o.id,
+SELECT s.product_id, s.version_id,
        CASE WHEN s.current_id IS NULL THEN 'new'
             WHEN s.is_delisted AND NOT s.current_delisted THEN 'delisted'
             WHEN s.current_delisted AND NOT s.is_delisted THEN 'relisted'
@@ -65,7 +67,7 @@ SELECT s.product_id, o.id,
        CASE WHEN s.current_id IS NULL THEN NULL ELSE jsonb_build_object({old_values}) END,
        jsonb_build_object({new_values}),
        s.observed_at
-FROM opened o JOIN changes s ON s.product_id = o.product_id
+FROM versions s
 RETURNING kind"""
 
 
@@ -104,7 +106,7 @@ def _sql_parts(tracked: Sequence[str]) -> dict[str, str]:
     compared = [*tracked, *(f for f in IDENTITY_FIELDS if f not in tracked)]
     return {
         "current_columns": ", ".join(f"h.{f} AS current_{f}" for f in TRACKABLE_FIELDS),
-        "any_tracked_change": " OR ".join(f"{f} IS DISTINCT FROM current_{f}" for f in compared),
+        "any_tracked_change": " OR ".join(f"p.{f} IS DISTINCT FROM h.{f}" for f in compared),
         "changed_fields": ", ".join(
             f"CASE WHEN s.{f} IS DISTINCT FROM s.current_{f} THEN '{f}' END" for f in compared
         ),

@@ -18,6 +18,7 @@ from decimal import Decimal
 from sqlalchemy import Connection, text
 
 from ornament_pipeline.listing import AVAILABILITIES, MAX_PRICE, Listing
+from ornament_pipeline.warehouse.locks import lock_partition
 
 # A complete scrape that sees fewer than this share of the listed products is not trusted to delist.
 MIN_SHARE_BEFORE_DELISTING = 0.7
@@ -112,19 +113,21 @@ def _changes(source: str, stored: str = "p.{}") -> str:
 
 
 _STORED_COLUMNS = ("id", "written_at", *_WRITTEN_COLUMNS)
-# Rather than IS NOT DISTINCT FROM, which no index serves (the bound year is a constant, so one arm folds away).
-_IN_PARTITION = ("(o.partition_year = CAST(:year AS smallint)"
-                 " OR (CAST(:year AS smallint) IS NULL AND o.partition_year IS NULL))")
+# The partition a stored row belongs to, as a number (`stored_owner`): its year, or 0 for listings of no known year.
+NO_YEAR_OWNER = 0
 
 # One statement per scrape. Each staged listing (the first occurrence of a vendor id wins, by ordinal, so the
-# outcome never depends on plan order) is matched with its stored row: the partition's own rows in one hashed join
-# (a listing is nearly always stored in the partition it is staged for), the rest (new, or moved from another year's
-# page) by one index lookup each. It is stale when its stored row was written by a newer observation, or belongs to
-# another partition whose watermark is newer (a listing that moved year pages); the observation's own partition
-# watermark was checked before (scrapes.apply_pending). Stored rows are updated only where a value changes (an
-# UPDATE, not ON CONFLICT, which would lock every unchanged row it meets), and the update rechecks on the row it
-# writes, in case a merge of another partition wrote it meanwhile; new listings are inserted. The counts the
-# delisting decision needs are read in the same statement, so they see the partition as it was before the merge.
+# outcome never depends on plan order) is matched with its stored row by one index lookup, whatever the planner
+# believes about the tables' sizes (a join it may plan as a nested loop over the partition's rows, from statistics
+# of nearly empty tables, is quadratic). A stored row of another partition (a listing that moved year pages, or one
+# a product-page sync sees) is written only while this transaction also holds that partition's lock (`:locked`,
+# owners as `stored_owner` numbers): merges of two partitions that share a listing then serialise, so the older one sees
+# the newer one's watermark and never overwrites what the newer one saw; a row not yet covered is left `deferred`
+# and its owner reported, for merge_scrape to lock and merge again. A listing is stale when its stored row was
+# written by a newer observation, or belongs to another partition whose watermark is newer; the observation's own
+# partition watermark was checked before (scrapes.apply_pending). Stored rows are updated only where a value
+# changes (an UPDATE, not ON CONFLICT, which would lock every unchanged row it meets); new listings are inserted.
+# The counts the delisting decision needs are read in the same statement, so they see the partition as it was.
 _MERGE_LISTINGS = f"""
 WITH staged AS (
     SELECT DISTINCT ON (s.vendor_id)
@@ -136,14 +139,16 @@ WITH staged AS (
     WHERE s.scrape_id = :scrape_id
     ORDER BY s.vendor_id, s.ordinal
 ), matched AS (
-    SELECT s.*, {", ".join(f"COALESCE(o.{c}, x.{c}) AS stored_{c}" for c in _STORED_COLUMNS)}
+    SELECT s.*, {", ".join(f"p.{c} AS stored_{c}" for c in _STORED_COLUMNS)},
+           COALESCE(p.partition_year, {NO_YEAR_OWNER}) AS stored_owner
     FROM staged s
-    LEFT JOIN products o ON o.vendor = :vendor AND o.vendor_id = s.vendor_id AND {_IN_PARTITION}
     -- LIMIT keeps the lookup from being flattened into a join that scans the vendor's products.
     LEFT JOIN LATERAL (SELECT {", ".join(f"p.{c}" for c in _STORED_COLUMNS)} FROM products p
-                       WHERE o.id IS NULL AND p.vendor = :vendor AND p.vendor_id = s.vendor_id LIMIT 1) x ON true
+                       WHERE p.vendor = :vendor AND p.vendor_id = s.vendor_id LIMIT 1) p ON true
 ), judged AS (
     SELECT m.*,
+           m.stored_id IS NOT NULL AND m.stored_partition_year IS DISTINCT FROM CAST(:year AS smallint)
+               AND NOT m.stored_owner = ANY(CAST(:locked AS smallint[])) AS deferred,
            m.stored_id IS NOT NULL AND (
                m.stored_written_at > :observed_at
                OR CASE WHEN m.stored_partition_year IS DISTINCT FROM CAST(:year AS smallint) THEN EXISTS (
@@ -155,7 +160,7 @@ WITH staged AS (
 ), updated AS (
     UPDATE products p SET {_assignments("s")}
     FROM judged s
-    WHERE s.changed AND NOT s.stale AND p.id = s.stored_id
+    WHERE s.changed AND NOT s.stale AND NOT s.deferred AND p.id = s.stored_id
       AND p.written_at <= s.written_at AND {_changes("s")}
     RETURNING p.id
 ), inserted AS (  -- ON CONFLICT: a merge of another partition may insert the same listing meanwhile
@@ -167,9 +172,10 @@ WITH staged AS (
     RETURNING id, (xmax = 0) AS inserted
 )
 SELECT (SELECT count(*) FROM judged) AS staged,
-       (SELECT count(*) FROM judged WHERE stale) AS stale,
-       (SELECT COALESCE(array_agg(stored_id), '{{}}') FROM judged WHERE NOT stale AND stored_id IS NOT NULL)
-           AS seen_ids,
+       (SELECT count(*) FROM judged WHERE stale AND NOT deferred) AS stale,
+       (SELECT COALESCE(array_agg(DISTINCT stored_owner), '{{}}') FROM judged WHERE deferred) AS unlocked_owners,
+       (SELECT COALESCE(array_agg(stored_id), '{{}}') FROM judged
+        WHERE NOT stale AND NOT deferred AND stored_id IS NOT NULL) AS seen_ids,
        (SELECT COALESCE(array_agg(id), '{{}}') FROM (SELECT id FROM updated UNION ALL SELECT id FROM inserted) w)
            AS written_ids,
        (SELECT count(*) FROM inserted WHERE inserted) AS inserted,
@@ -231,8 +237,16 @@ def merge_scrape(conn: Connection, scrape_id: int, vendor: str, year: int | None
     A partition scrape that is complete may delist what it did not see; a product-page scrape never delists.
     """
     params = {"vendor": vendor, "year": year, "observed_at": observed_at, "scrape_id": scrape_id}
-    merged = conn.execute(text(_MERGE_LISTINGS), params).one()
-    listed_before, seen = merged.listed_before, merged.staged + merged.rejected_ids
+    locked: list[int] = []
+    merged = first = conn.execute(text(_MERGE_LISTINGS), {**params, "locked": locked}).one()
+    written, inserted = set(merged.written_ids), merged.inserted
+    while merged.unlocked_owners:  # listings stored under partitions this transaction does not hold yet
+        for owner in sorted(merged.unlocked_owners):  # one order everywhere, so two merges rarely deadlock
+            lock_partition(conn, vendor, None if owner == NO_YEAR_OWNER else owner)
+        locked = sorted({*locked, *merged.unlocked_owners})
+        merged = conn.execute(text(_MERGE_LISTINGS), {**params, "locked": locked}).one()
+        written, inserted = written | set(merged.written_ids), inserted + merged.inserted
+    listed_before, seen = first.listed_before, merged.staged + merged.rejected_ids  # listed before the first write
     skipped = None
     if scope != "partition":
         skipped = "a product-page sync never delists"
@@ -243,19 +257,18 @@ def merge_scrape(conn: Connection, scrape_id: int, vendor: str, year: int | None
     elif listed_before and seen < MIN_SHARE_BEFORE_DELISTING * listed_before:
         skipped = f"listing count fell from {listed_before} to {seen} (over 30%); not delisting"
     delisted_ids = [] if skipped else list(conn.execute(text(_DELIST_UNSEEN), params).scalars())
-    written = len(merged.written_ids)
     # A product-page scrape's history compares every stored listing it saw; a partition's compares the partition.
-    touched = set(merged.written_ids) | set(delisted_ids) | (set(merged.seen_ids) if scope == "products" else set())
+    touched = written | set(delisted_ids) | (set(merged.seen_ids) if scope == "products" else set())
     return ProductsMerge(
         seen=seen,
-        new=merged.inserted,
-        updated=written - merged.inserted,
+        new=inserted,
+        updated=len(written) - inserted,
         stale=merged.stale,
         delisted=len(delisted_ids),
         listed_before=listed_before,
         delisting_skipped=skipped,
         touched_ids=tuple(sorted(touched)),
-        unchanged=merged.staged - merged.stale - written,
+        unchanged=merged.staged - merged.stale - len(written),
     )
 
 
