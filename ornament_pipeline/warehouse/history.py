@@ -68,6 +68,7 @@ SELECT s.product_id, s.version_id,
        jsonb_build_object({new_values}),
        s.observed_at
 FROM versions s
+ORDER BY s.product_id  -- events of one observation in a fixed order: listing by listing
 RETURNING kind"""
 
 

@@ -15,6 +15,8 @@ from sqlalchemy import create_engine, text
 
 from ornament_pipeline.db.engine import sqlalchemy_url
 from ornament_pipeline.replica.testing import ReplicaHandle
+from ornament_pipeline.warehouse.history import _SNAPSHOT
+from ornament_pipeline.warehouse.products import _MERGE_LISTINGS
 from ornament_pipeline_tests.conftest import pipeline_instance
 from ornament_pipeline_tests.pipeline.test_partitions import materialize, stored, truth
 
@@ -47,10 +49,9 @@ def wait_for_blocked(url: str, statement: str, proc: subprocess.Popen, timeout: 
     pytest.fail(f"no run blocked on {statement!r}")
 
 
-# The products merge and the history snapshot are one statement each (warehouse/products.py _MERGE_LISTINGS,
-# warehouse/history.py _SNAPSHOT); pg_stat_activity shows a statement's first 1024 bytes, so each is recognised by
-# its opening.
-MERGE_STATEMENT, SNAPSHOT_STATEMENT = "WITH staged AS", "WITH source AS"
+# The products merge and the history snapshot are one statement each; pg_stat_activity shows a statement's first
+# 1024 bytes, so each is recognised by its opening.
+MERGE_STATEMENT, SNAPSHOT_STATEMENT = (" ".join(statement.split()[:3]) for statement in (_MERGE_LISTINGS, _SNAPSHOT))
 
 
 @pytest.mark.parametrize(("phase", "locked_table", "statement"), [

@@ -9,7 +9,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -67,6 +67,14 @@ def check_invariants(engine: Engine, tracked=TRACKED) -> None:
                         " LIMIT 1) n ON true WHERE a.valid_to IS DISTINCT FROM n.valid_from") == []
 
 
+def run_together(*targets: Callable[[], None]) -> None:
+    threads = [threading.Thread(target=target) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def stored(engine: Engine) -> dict[str, tuple]:
     return {r[0]: r[1:] for r in rows(engine, "SELECT vendor_id, price, availability, partition_year,"
                                               " delisted_at IS NOT NULL, written_at FROM products")}
@@ -102,11 +110,7 @@ def test_an_older_scrape_of_another_year_never_overwrites_what_a_concurrent_newe
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
-    threads = [threading.Thread(target=newer), threading.Thread(target=older)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    run_together(newer, older)
     assert errors == []
     check_invariants(engine)
     price, _, year, delisted, written_at = stored(engine)["1000"]
@@ -435,11 +439,7 @@ def test_a_product_page_sync_and_a_partition_resync_versioning_one_listing_at_on
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
-    threads = [threading.Thread(target=page), threading.Thread(target=resync)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    run_together(page, resync)
     assert [str(e).splitlines()[0] for e in errors] == []
     check_invariants(engine, tracked=tracked)
     assert rows(engine, "SELECT count(*) FROM price_history h JOIN products p ON p.id = h.product_id"
