@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import select
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -532,6 +534,11 @@ def test_listeners_are_woken_once_per_merge_with_its_newest_event(migrated_db_ur
         sync(engine, day0(), T0)
         sync(engine, [replace(i, price=i.price + 1) if i.vendor_id in ("1001", "1002") else i for i in day0()],
              T0 + timedelta(days=1))
+        deadline = time.monotonic() + 10  # delivered asynchronously: wait for two, then a moment for any more
+        while len(listener.notifies) < 2 and time.monotonic() < deadline:
+            select.select([listener], [], [], 0.2)
+            listener.poll()
+        time.sleep(0.3)
         listener.poll()
         newest = rows(engine, "SELECT max(id) FILTER (WHERE kind = 'new'), max(id) FROM change_events")[0]
         assert [n.payload for n in listener.notifies] == [str(newest[0]), str(newest[1])]  # 20 events, then 2
