@@ -161,6 +161,7 @@ WITH staged AS (
     UPDATE products p SET {_assignments("s")}
     FROM judged s
     WHERE s.changed AND NOT s.stale AND NOT s.deferred AND p.id = s.stored_id
+      -- rechecked on the row as it is when locked (a product-page sync may have written it meanwhile)
       AND p.written_at <= s.written_at AND {_changes("s")}
     RETURNING p.id
 ), inserted AS (  -- ON CONFLICT: a merge of another partition may insert the same listing meanwhile

@@ -203,9 +203,9 @@ def apply_pending(conn: Connection, vendor: str, year: int | None, tracked: Sequ
     watermark, tracked_before = (stored.observed_at, stored.tracked_fields) if stored else (None, None)
     applied = []
     for row in conn.execute(text(_PENDING), partition).all():
-        stale = watermark is not None and row.observed_at < watermark
-        if watermark is not None and stale:
-            merged, versions = stale_scrape(conn, row.id, vendor, year, watermark), HistorySnapshot()
+        stale = False
+        if watermark is not None and row.observed_at < watermark:
+            stale, merged, versions = True, stale_scrape(conn, row.id, vendor, year, watermark), HistorySnapshot()
         else:
             merged = merge_scrape(conn, row.id, vendor, year, row.observed_at, row.complete, row.scope)
             # Only rows this merge wrote can differ from their current version, unless what is tracked changed:
